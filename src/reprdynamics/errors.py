@@ -1,0 +1,98 @@
+"""One error hierarchy for ReprDynamics.
+
+Every error is also the builtin a caller would expect (``FileNotFoundError``,
+``ValueError``, ``KeyError`` ...), so ``except ValueError`` keeps working for code that
+does not know about this package.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptRunError",
+    "DependencyMissingError",
+    "InvalidParameterError",
+    "LayerNotFoundError",
+    "NotEnoughSnapshotsError",
+    "RecordingError",
+    "ReprDynamicsError",
+    "RunExistsError",
+    "RunNotFoundError",
+    "UnknownSampleError",
+    "UnsupportedFormatVersionError",
+    "LabelsRequiredError",
+]
+
+
+class ReprDynamicsError(Exception):
+    """Base class of every error raised by ReprDynamics."""
+
+
+class RunNotFoundError(ReprDynamicsError, FileNotFoundError):
+    """No run (Zarr group written by ReprDynamics) exists at the given location."""
+
+
+class RunExistsError(ReprDynamicsError, FileExistsError):
+    """A run already exists where a new one was to be created."""
+
+
+class CorruptRunError(ReprDynamicsError, ValueError):
+    """A run's metadata or arrays are inconsistent or unreadable."""
+
+
+class UnsupportedFormatVersionError(ReprDynamicsError, ValueError):
+    """The run was written in a format version this release cannot read."""
+
+
+class LayerNotFoundError(ReprDynamicsError, KeyError):
+    """A layer name that the run does not hold."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownSampleError(ReprDynamicsError, IndexError):
+    """Sample ids outside ``[0, n_samples)`` or otherwise unknown."""
+
+
+class RecordingError(ReprDynamicsError, ValueError):
+    """A batch handed to the recorder cannot be stored (shape, ids, values, order)."""
+
+
+class InvalidParameterError(ReprDynamicsError, ValueError):
+    """A parameter of a public function has an invalid type or value."""
+
+
+class NotEnoughSnapshotsError(ReprDynamicsError, ValueError):
+    """An analysis needs more complete snapshots than the run holds."""
+
+
+class LabelsRequiredError(ReprDynamicsError, ValueError):
+    """A measure needs labels and the run has none."""
+
+
+class DependencyMissingError(ReprDynamicsError, ImportError):
+    """An optional dependency is needed for this feature and is not installed."""
+
+
+def invalid_parameter(name: str, owner: str, expected: str, got: object) -> InvalidParameterError:
+    """Build the one error message template used across the package.
+
+    >>> str(invalid_parameter("k", "fingerprint", "an int in [1, 15]", 0))
+    "The 'k' parameter of fingerprint must be an int in [1, 15]. Got 0 instead."
+    """
+    return InvalidParameterError(
+        f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
+    )
+
+
+def require(module: str, extra: str, feature: str):
+    """Import an optional dependency or raise an error with an install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - exercised when the extra is missing
+        raise DependencyMissingError(
+            f"{feature} needs the optional dependency {module!r}, which is not installed. "
+            f"Install it with: pip install 'reprdynamics[{extra}]'"
+        ) from exc

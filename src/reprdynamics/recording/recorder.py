@@ -1,0 +1,382 @@
+"""The recorder: buffers one snapshot in memory and writes it to the run once, when it ends.
+
+A snapshot ends when the epoch passed to :meth:`Recorder.store_batch` changes, on
+:meth:`Recorder.end_snapshot`, on :meth:`Recorder.close`, or when a ``with`` block is left.
+Nothing is written per batch: the cost of a batch is one copy into the snapshot buffer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from reprdynamics.errors import InvalidParameterError, RecordingError, invalid_parameter
+from reprdynamics.recording.convert import to_ids, to_numpy
+from reprdynamics.storage.run import KINDS, Run, create_run, open_run
+
+__all__ = ["IncompleteSnapshotWarning", "Recorder", "snapshot_step_size"]
+
+
+class IncompleteSnapshotWarning(UserWarning):
+    """A snapshot ended before every sample was recorded."""
+
+
+def snapshot_step_size(num_epochs: int, num_snapshots: int) -> int:
+    """Epochs between snapshots so that ``num_snapshots`` cover ``num_epochs``.
+
+    The original tool used ``int(num_epochs / num_snapshots)``, which is 0 (and then
+    divides by zero) when more snapshots than epochs are asked for; we never go below 1.
+
+    >>> snapshot_step_size(100, 20)
+    5
+    >>> snapshot_step_size(3, 10)
+    1
+    """
+    for name, value in (("num_epochs", num_epochs), ("num_snapshots", num_snapshots)):
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+            raise invalid_parameter(name, "the snapshot schedule", "an int >= 1", value)
+    return max(1, int(num_epochs) // int(num_snapshots))
+
+
+class _Buffer:
+    """One snapshot being assembled: a dense (N, D) array per layer and a seen-mask."""
+
+    def __init__(self, n_samples: int, epoch: int | None) -> None:
+        self.n_samples = n_samples
+        self.epoch = epoch
+        self.layers: dict[str, np.ndarray] = {}
+        self.seen: dict[str, np.ndarray] = {}
+        self.n_batches = 0
+
+    def layer(self, name: str, dim: int, dtype: np.dtype) -> np.ndarray:
+        buf = self.layers.get(name)
+        if buf is None:
+            buf = np.full((self.n_samples, dim), np.nan, dtype=dtype)
+            self.layers[name] = buf
+            self.seen[name] = np.zeros(self.n_samples, dtype=bool)
+        return buf
+
+
+class Recorder:
+    """Record per-sample outputs of a network, one snapshot at a time, into a run.
+
+    Parameters
+    ----------
+    path
+        Where the run is created (a directory or a URL Zarr understands).
+    n_samples
+        N, the number of samples (ids are ``0 .. N-1``).
+    labels, inputs, class_names
+        Optional per-sample labels (``-1`` unknown), inputs for thumbnails, class names.
+    kind
+        What the output layer (``"logits"`` by default) holds: ``"logits"``,
+        ``"probabilities"`` or ``"features"``.
+    num_epochs, num_snapshots
+        Optional schedule: record every ``step_size = num_epochs // num_snapshots`` epochs
+        (see :meth:`should_record`). Batches stored in other epochs are ignored.
+    every_n_epochs
+        Alternative schedule given directly as the step.
+    dtype
+        Storage dtype of representations: ``"float32"`` (default) or ``"float16"``.
+    overwrite, resume
+        Replace an existing run, or append to it (``resume=True``) after a restart.
+
+    Notes
+    -----
+    Duplicate ids within one snapshot: the last write wins. A snapshot that ends with ids
+    never seen is written with ``complete=False`` (its missing rows are NaN) and an
+    :class:`IncompleteSnapshotWarning` says how many are missing.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, reprdynamics as rd
+    >>> path = tempfile.mkdtemp() + "/run"
+    >>> with rd.Recorder(path, n_samples=4, labels=[0, 1, 0, 1]) as rec:
+    ...     for epoch in range(2):
+    ...         rec.store_batch(np.random.randn(4, 2), ids=[0, 1, 2, 3], epoch=epoch)
+    >>> rd.open_run(path).n_snapshots
+    2
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        n_samples: int | None = None,
+        *,
+        labels: Any = None,
+        inputs: Any = None,
+        class_names: list[str] | None = None,
+        kind: str = "logits",
+        output_layer: str = "logits",
+        num_epochs: int | None = None,
+        num_snapshots: int | None = None,
+        every_n_epochs: int | None = None,
+        dtype: str = "float32",
+        metadata: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+        resume: bool = False,
+        check_finite: bool = True,
+    ) -> None:
+        if kind not in KINDS:
+            raise invalid_parameter("kind", "Recorder", f"one of {KINDS}", kind)
+        if np.dtype(dtype) not in (np.dtype("float32"), np.dtype("float16")):
+            raise invalid_parameter("dtype", "Recorder", "'float32' or 'float16'", dtype)
+        if every_n_epochs is not None and (num_epochs is not None or num_snapshots is not None):
+            raise InvalidParameterError(
+                "Give either every_n_epochs or num_epochs with num_snapshots, not both."
+            )
+        if (num_epochs is None) != (num_snapshots is None):
+            raise InvalidParameterError("num_epochs and num_snapshots go together; give both.")
+        if num_epochs is not None:
+            self.step_size = snapshot_step_size(num_epochs, num_snapshots)  # type: ignore[arg-type]
+        elif every_n_epochs is not None:
+            if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+                raise invalid_parameter("every_n_epochs", "Recorder", "an int >= 1", every_n_epochs)
+            self.step_size = every_n_epochs
+        else:
+            self.step_size = 1
+        self.num_epochs = num_epochs
+        self.num_snapshots = num_snapshots
+        self.dtype = np.dtype(dtype)
+        self.check_finite = check_finite
+        if resume:
+            self.run: Run = open_run(path, mode="r+")
+            if n_samples is not None and n_samples != self.run.n_samples:
+                raise invalid_parameter(
+                    "n_samples", "Recorder", f"{self.run.n_samples} (the run's N)", n_samples
+                )
+        else:
+            if n_samples is None:
+                raise invalid_parameter("n_samples", "Recorder", "an int >= 1", None)
+            self.run = create_run(
+                path,
+                n_samples=n_samples,
+                kind=kind,
+                labels=to_numpy(labels) if labels is not None else None,
+                inputs=to_numpy(inputs) if inputs is not None else None,
+                class_names=class_names,
+                output_layer=output_layer,
+                metadata=metadata,
+                overwrite=overwrite,
+            )
+        self.n_samples = self.run.n_samples
+        self._dims: dict[str, int] = {n: self.run.layer_dim(n) for n in self.run.layers}
+        epochs = [e for e in self.run.epochs if e is not None]
+        self._last_written_epoch: int | None = epochs[-1] if epochs else None
+        self._buffer: _Buffer | None = None
+        self._closed = False
+        self._step = 0
+        self.time_in_recorder = 0.0  # seconds spent inside store_batch / end_snapshot
+
+    # ------------------------------------------------------------------ schedule
+    def should_record(self, epoch: int) -> bool:
+        """Whether the schedule records this epoch (``epoch % step_size == 0``)."""
+        return int(epoch) % self.step_size == 0
+
+    @property
+    def n_snapshots(self) -> int:
+        return self.run.n_snapshots
+
+    # ------------------------------------------------------------------ recording
+    def store_batch(
+        self,
+        representation: Any,
+        ids: Any,
+        epoch: int | None = None,
+        layer: str | None = None,
+        *,
+        step: int | None = None,
+    ) -> bool:
+        """Copy one batch of outputs into the current snapshot.
+
+        Parameters
+        ----------
+        representation
+            ``(B, D)`` outputs (``(B,)`` is taken as ``D = 1``; higher ranks are flattened
+            per sample): a torch tensor (any device, with grad), NumPy array, or anything
+            with ``__array__`` / ``__dlpack__``.
+        ids
+            ``(B,)`` sample ids in ``[0, n_samples)``.
+        epoch
+            The current epoch. A new epoch ends the snapshot being assembled. Epochs must
+            not go backwards.
+        layer
+            Which layer these outputs belong to (default: the run's output layer).
+
+        Returns
+        -------
+        bool
+            False when the schedule skips this epoch (nothing stored).
+        """
+        started = time.perf_counter()
+        try:
+            return self._store_batch(representation, ids, epoch, layer, step)
+        finally:
+            self.time_in_recorder += time.perf_counter() - started
+
+    def _where(self, buffer: _Buffer | None = None) -> str:
+        buf = buffer or self._buffer
+        t = self.run.n_snapshots
+        batch = buf.n_batches if buf is not None else 0
+        epoch = f", epoch {buf.epoch}" if buf is not None and buf.epoch is not None else ""
+        return f"batch {batch} of snapshot {t}{epoch}"
+
+    def _store_batch(
+        self, representation: Any, ids: Any, epoch: int | None, layer: str | None, step: int | None
+    ) -> bool:
+        if self._closed:
+            raise RecordingError("This recorder is closed; open a new one with resume=True.")
+        layer = layer or self.run.output_layer
+        if epoch is not None:
+            epoch = int(epoch)
+            if not self.should_record(epoch):
+                return False
+            current = self._buffer.epoch if self._buffer is not None else self._last_written_epoch
+            if current is not None and epoch < current:
+                raise RecordingError(
+                    f"Epoch went backwards at {self._where()}: got epoch {epoch} after "
+                    f"epoch {current}. Epochs passed to store_batch must not decrease."
+                )
+            if self._buffer is not None and self._buffer.epoch is not None and epoch != self._buffer.epoch:
+                self.end_snapshot()
+        if self._buffer is None:
+            self._buffer = _Buffer(self.n_samples, epoch)
+        buf = self._buffer
+        where = self._where(buf)
+
+        values = to_numpy(representation)
+        idx = to_ids(ids)
+        if values.ndim == 0:
+            raise RecordingError(f"The representation at {where} is a scalar; expected (B, D).")
+        if values.ndim == 1:
+            values = values[:, None]
+        elif values.ndim > 2:
+            values = values.reshape(values.shape[0], -1)
+        if idx.size and not np.issubdtype(idx.dtype, np.integer):
+            if np.issubdtype(idx.dtype, np.floating) and np.all(idx == np.round(idx)):
+                idx = idx.astype(np.int64)
+            else:
+                raise RecordingError(f"The ids at {where} must be integers; got dtype {idx.dtype}.")
+        if values.shape[0] != idx.shape[0]:
+            raise RecordingError(
+                f"The representation at {where} has {values.shape[0]} rows but {idx.shape[0]} "
+                f"ids were given; they must match."
+            )
+        if idx.size:
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < 0 or hi >= self.n_samples:
+                bad = idx[(idx < 0) | (idx >= self.n_samples)]
+                raise RecordingError(
+                    f"{bad.size} id(s) at {where} are outside [0, {self.n_samples}): "
+                    f"e.g. {bad[:5].tolist()}."
+                )
+        if values.dtype.kind not in "fiub":
+            raise RecordingError(
+                f"The representation at {where} has dtype {values.dtype}; expected numbers."
+            )
+        dim = self._dims.get(layer)
+        if dim is not None and values.shape[1] != dim:
+            raise RecordingError(
+                f"The representation of layer {layer!r} at {where} has {values.shape[1]} "
+                f"dimensions, but earlier batches had {dim}; it must not change."
+            )
+        if self.check_finite and values.dtype.kind == "f" and not np.isfinite(values).all():
+            n_bad = int((~np.isfinite(values)).any(axis=1).sum())
+            raise RecordingError(
+                f"The representation of layer {layer!r} at {where} holds NaN or inf in "
+                f"{n_bad} row(s); the run keeps only finite values. (Training may have "
+                f"diverged; earlier snapshots are safe on disk.)"
+            )
+        if dim is None:
+            if self.run.n_snapshots > 0:
+                raise RecordingError(
+                    f"Layer {layer!r} appears at {where}, but the run's earlier snapshots "
+                    f"record only {sorted(self._dims)}. Record the same layers in every snapshot."
+                )
+            self._dims[layer] = values.shape[1]
+        target = buf.layer(layer, values.shape[1], self.dtype)
+        target[idx] = values  # duplicate ids: NumPy assigns in order, so the last write wins
+        buf.seen[layer][idx] = True
+        buf.n_batches += 1
+        if step is not None:
+            self._step = int(step)
+        return True
+
+    def end_snapshot(
+        self,
+        metrics: Mapping[str, Any] | None = None,
+        *,
+        epoch: int | None = None,
+        step: int | None = None,
+    ) -> bool:
+        """Write the snapshot being assembled, with optional metrics. False if empty."""
+        started = time.perf_counter()
+        try:
+            buf = self._buffer
+            if buf is None or buf.n_batches == 0:
+                if metrics and self.run.n_snapshots:
+                    # Metrics that arrive after the implicit end of a snapshot (the epoch
+                    # changed first) belong to the snapshot just written.
+                    self.run.set_metrics(-1, metrics)
+                return False
+            missing_layers = set(self._dims) - set(buf.layers)
+            if missing_layers:
+                raise RecordingError(
+                    f"Snapshot {self.run.n_snapshots} has no batches for layer(s) "
+                    f"{sorted(missing_layers)}; every snapshot must record every layer."
+                )
+            recorded = np.logical_and.reduce(list(buf.seen.values()))
+            n_missing = int(self.n_samples - recorded.sum())
+            if n_missing:
+                warnings.warn(
+                    f"Snapshot {self.run.n_snapshots} (epoch {buf.epoch}) ends with {n_missing} "
+                    f"of {self.n_samples} samples never recorded; it is written with "
+                    f"complete=False and NaN rows for them.",
+                    IncompleteSnapshotWarning,
+                    stacklevel=3,
+                )
+            if epoch is not None:
+                buf.epoch = int(epoch)
+            self.run.append_snapshot(
+                buf.layers,
+                epoch=buf.epoch,
+                step=step if step is not None else self._step,
+                metrics=metrics,
+                recorded=recorded,
+            )
+            self._last_written_epoch = buf.epoch
+            self._buffer = None
+            return True
+        finally:
+            self.time_in_recorder += time.perf_counter() - started
+
+    def close(self) -> None:
+        """End the current snapshot, if any, and refuse further batches."""
+        if not self._closed:
+            self.end_snapshot()
+            self._closed = True
+
+    def abort(self) -> None:
+        """Drop the snapshot being assembled (nothing is written) and close."""
+        self._buffer = None
+        self._closed = True
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            # Keep only what was complete before the failure: a half-assembled snapshot
+            # from a crashed step is dropped rather than written as if it were whole.
+            self.abort()
+
+    def __repr__(self) -> str:
+        pending = self._buffer.n_batches if self._buffer else 0
+        return f"<Recorder {self.run.location!r}: {self.run.n_snapshots} snapshots, {pending} pending batches>"

@@ -1,0 +1,799 @@
+"""The run format: one Zarr v3 group per training run.
+
+Layout (see ``docs/run-format.md``)::
+
+    run/  attrs: format, format_version, created, kind, class_names, n_samples,
+                 output_layer, snapshots=[{index, epoch, step, wall_time, metrics}]
+      representations/<layer>  float32|float16 (T, N, D), chunks of one snapshot row-block
+      predictions              int32 (T, N), argmax of the output layer (-1 = not recorded)
+      labels                   int32 (N,), -1 = unknown (optional)
+      inputs                   (N, ...) images or features for thumbnails (optional)
+      complete                 bool (T,), every sample of the snapshot was recorded
+      extras/<name>            per-sample arrays (N, ...) such as a label-noise mask
+      cache/<key>              derived results keyed by their parameters
+
+The commit point of a snapshot is the group attribute ``snapshots``: the arrays of
+snapshot ``t`` are written first (each chunk file atomically), and only then is the
+snapshot's entry appended to ``snapshots``. A process killed mid-snapshot therefore leaves
+at most some rows beyond ``len(snapshots)``, which readers ignore and the next append
+overwrites. This module imports nothing of ours but :mod:`reprdynamics.errors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from reprdynamics.errors import (
+    CorruptRunError,
+    InvalidParameterError,
+    LayerNotFoundError,
+    RunExistsError,
+    RunNotFoundError,
+    UnknownSampleError,
+    UnsupportedFormatVersionError,
+    invalid_parameter,
+)
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "KINDS",
+    "Run",
+    "SnapshotInfo",
+    "create_run",
+    "is_run",
+    "open_run",
+]
+
+FORMAT_NAME = "reprdynamics"
+FORMAT_VERSION = 1
+KINDS = ("logits", "probabilities", "features")
+_CHUNK_BYTES = 8 * 1024 * 1024  # target size of one (1, rows, D) chunk before compression
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What the run knows about one snapshot besides its arrays."""
+
+    index: int
+    epoch: int | None
+    step: int | None
+    wall_time: float | None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "epoch": self.epoch,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "metrics": dict(self.metrics),
+        }
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def _location(path_or_url: str | os.PathLike[str]) -> str:
+    location = os.fspath(path_or_url)
+    if location.startswith("file://"):
+        location = location[len("file://") :]
+    return location
+
+
+def _rows_per_chunk(n_samples: int, row_bytes: int) -> int:
+    return int(max(1, min(n_samples, _CHUNK_BYTES // max(row_bytes, 1))))
+
+
+def _json_number(value: Any) -> Any:
+    """Metrics must survive JSON: numpy scalars become Python numbers, NaN becomes None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if hasattr(value, "item") and callable(value.item):  # 0-d tensors and arrays
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    raise InvalidParameterError(
+        f"Metric values must be numbers or strings. Got {type(value).__name__} instead."
+    )
+
+
+def is_run(path_or_url: str | os.PathLike[str]) -> bool:
+    """Whether a ReprDynamics run exists at this location (never raises for a bad path)."""
+    location = _location(path_or_url)
+    if not _is_url(location):
+        meta = Path(location) / "zarr.json"
+        if not meta.is_file():
+            return False
+        try:
+            attrs = json.loads(meta.read_text()).get("attributes", {})
+        except (OSError, ValueError):
+            return False
+        return attrs.get("format") == FORMAT_NAME
+    try:
+        group = zarr.open_group(location, mode="r")
+    except Exception:
+        return False
+    return group.attrs.get("format") == FORMAT_NAME
+
+
+def create_run(
+    path_or_url: str | os.PathLike[str],
+    *,
+    n_samples: int,
+    kind: str = "logits",
+    labels: Any = None,
+    inputs: Any = None,
+    class_names: Sequence[str] | None = None,
+    output_layer: str = "logits",
+    metadata: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Run:
+    """Create an empty run (no snapshots) and return it open for appending.
+
+    Parameters
+    ----------
+    path_or_url
+        A local directory (created) or any URL Zarr's store layer understands.
+    n_samples
+        N, the number of samples every snapshot holds.
+    kind
+        What the output layer holds: ``"logits"`` (softmax gives probabilities),
+        ``"probabilities"`` or ``"features"``.
+    labels
+        Optional ``(N,)`` integer labels, ``-1`` for unknown.
+    inputs
+        Optional ``(N, ...)`` array of inputs (images as uint8 ``HxW`` or ``HxWxC``) used for
+        thumbnails.
+    overwrite
+        Replace an existing run. Without it an existing run raises
+        :class:`~reprdynamics.errors.RunExistsError`, so recorded data is never lost by
+        accident.
+    """
+    if not isinstance(n_samples, int | np.integer) or isinstance(n_samples, bool) or n_samples < 1:
+        raise invalid_parameter("n_samples", "create_run", "an int >= 1", n_samples)
+    n_samples = int(n_samples)
+    if kind not in KINDS:
+        raise invalid_parameter("kind", "create_run", f"one of {KINDS}", kind)
+    location = _location(path_or_url)
+    if not _is_url(location):
+        target = Path(location)
+        occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
+        if occupied and not overwrite:
+            what = "A ReprDynamics run" if is_run(target) else "A non-empty path"
+            raise RunExistsError(
+                f"{what} already exists at {str(target)!r}. Pass overwrite=True to replace "
+                "it, or choose another directory."
+            )
+    label_array = None
+    if labels is not None:
+        label_array = np.asarray(labels)
+        if label_array.shape != (n_samples,):
+            raise invalid_parameter(
+                "labels", "create_run", f"an array of shape ({n_samples},)", label_array.shape
+            )
+        if not np.issubdtype(label_array.dtype, np.integer):
+            if np.issubdtype(label_array.dtype, np.floating) and np.all(
+                np.isfinite(label_array) & (label_array == np.round(label_array))
+            ):
+                label_array = label_array.astype(np.int64)
+            else:
+                raise invalid_parameter(
+                    "labels", "create_run", "integer class ids (-1 for unknown)", label_array.dtype
+                )
+        if label_array.size and label_array.min() < -1:
+            raise invalid_parameter(
+                "labels", "create_run", "integer class ids >= -1", int(label_array.min())
+            )
+        label_array = label_array.astype(np.int32)
+    input_array = None
+    if inputs is not None:
+        input_array = np.asarray(inputs)
+        if input_array.ndim < 1 or input_array.shape[0] != n_samples:
+            raise invalid_parameter(
+                "inputs", "create_run", f"an array with {n_samples} rows", input_array.shape
+            )
+        if input_array.dtype.kind not in "uif" and input_array.dtype != np.bool_:
+            raise invalid_parameter(
+                "inputs", "create_run", "a numeric array", input_array.dtype
+            )
+    if class_names is None and label_array is not None and label_array.max(initial=-1) >= 0:
+        class_names = [str(c) for c in range(int(label_array.max()) + 1)]
+
+    group = zarr.open_group(
+        location, mode="w" if overwrite else "w-", storage_options=_opts(location, storage_options)
+    )
+    attrs = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(UTC).isoformat(),
+        "kind": kind,
+        "output_layer": output_layer,
+        "class_names": list(class_names) if class_names is not None else None,
+        "n_samples": n_samples,
+        "snapshots": [],
+        "metadata": dict(metadata or {}),
+    }
+    group.create_group("representations")
+    group.create_group("extras")
+    group.create_group("cache")
+    group.create_array("complete", shape=(0,), chunks=(1024,), dtype="bool", fill_value=False)
+    group.create_array(
+        "predictions",
+        shape=(0, n_samples),
+        chunks=(1, _rows_per_chunk(n_samples, 4)),
+        dtype="int32",
+        fill_value=-1,
+    )
+    if label_array is not None:
+        arr = group.create_array(
+            "labels", shape=label_array.shape, chunks=label_array.shape, dtype="int32"
+        )
+        arr[:] = label_array
+    if input_array is not None:
+        row_bytes = int(np.prod(input_array.shape[1:], dtype=np.int64)) * input_array.itemsize
+        chunk_rows = _rows_per_chunk(n_samples, row_bytes)
+        arr = group.create_array(
+            "inputs",
+            shape=input_array.shape,
+            chunks=(chunk_rows, *input_array.shape[1:]),
+            dtype=input_array.dtype,
+        )
+        arr[:] = input_array
+    # Attributes last: a group without them is not yet a run.
+    group.attrs.update(attrs)
+    return Run(group, location, writable=True)
+
+
+def _opts(location: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if storage_options and not _is_url(location):
+        raise InvalidParameterError("storage_options are only used with URLs (s3://..., gs://...).")
+    return dict(storage_options) if storage_options else None
+
+
+def open_run(
+    path_or_url: str | os.PathLike[str],
+    *,
+    mode: str = "r",
+    storage_options: Mapping[str, Any] | None = None,
+) -> Run:
+    """Open an existing run for reading (``mode="r"``) or appending (``mode="r+"``).
+
+    Raises
+    ------
+    RunNotFoundError
+        Nothing, or something that is not a ReprDynamics run, is at the location.
+    UnsupportedFormatVersionError
+        The run was written by a newer, incompatible release.
+    CorruptRunError
+        The run's metadata is inconsistent.
+    """
+    if mode not in ("r", "r+"):
+        raise invalid_parameter("mode", "open_run", "'r' or 'r+'", mode)
+    location = _location(path_or_url)
+    if not _is_url(location) and not (Path(location) / "zarr.json").is_file():
+        hint = ""
+        if (Path(location) / "snapshots.json").is_file():
+            hint = (
+                " It looks like a save directory of the original ReprDynamics: import it with "
+                "`reprdynamics import-legacy OLD_DIR NEW_RUN`."
+            )
+        raise RunNotFoundError(f"No ReprDynamics run at {location!r}.{hint}")
+    try:
+        group = zarr.open_group(location, mode=mode, storage_options=_opts(location, storage_options))
+    except FileNotFoundError as exc:
+        raise RunNotFoundError(f"No ReprDynamics run at {location!r}.") from exc
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise CorruptRunError(f"The run at {location!r} cannot be read: {exc}") from exc
+    run = Run(group, location, writable=mode == "r+")
+    run._check()
+    return run
+
+
+class Run:
+    """A training run on disk: snapshots of per-sample representations.
+
+    Obtain one with :func:`open_run` or :func:`create_run`; the constructor is internal.
+    Reading never loads more than what is asked for: :meth:`read` returns one snapshot of
+    one layer, :meth:`iter_snapshots` streams them.
+    """
+
+    def __init__(self, group: zarr.Group, location: str, *, writable: bool) -> None:
+        self._group = group
+        self.location = location
+        self.writable = writable
+        self._attrs: dict[str, Any] = dict(group.attrs.asdict())
+
+    # ------------------------------------------------------------------ metadata
+    def _check(self) -> None:
+        attrs = self._attrs
+        if attrs.get("format") != FORMAT_NAME:
+            raise RunNotFoundError(
+                f"{self.location!r} holds a Zarr group, but not a ReprDynamics run "
+                f"(its 'format' attribute is {attrs.get('format')!r})."
+            )
+        version = attrs.get("format_version")
+        if not isinstance(version, int):
+            raise CorruptRunError(
+                f"The run at {self.location!r} has no valid 'format_version' attribute "
+                f"(got {version!r})."
+            )
+        if version > FORMAT_VERSION:
+            raise UnsupportedFormatVersionError(
+                f"The run at {self.location!r} has format_version {version}; this release of "
+                f"reprdynamics reads versions up to {FORMAT_VERSION}. Upgrade reprdynamics."
+            )
+        if version < 1:
+            raise UnsupportedFormatVersionError(
+                f"The run at {self.location!r} has unknown format_version {version}."
+            )
+        for key in ("n_samples", "snapshots", "kind"):
+            if key not in attrs:
+                raise CorruptRunError(f"The run at {self.location!r} lacks the {key!r} attribute.")
+        n_snap = len(attrs["snapshots"])
+        for name in ("complete", "predictions"):
+            if name not in self._group:
+                raise CorruptRunError(f"The run at {self.location!r} lacks the {name!r} array.")
+            if self._group[name].shape[0] < n_snap:
+                raise CorruptRunError(
+                    f"The run at {self.location!r} lists {n_snap} snapshots but its {name!r} "
+                    f"array holds only {self._group[name].shape[0]}."
+                )
+        for layer in self.layers:
+            arr = self._layer_array(layer)
+            if arr.ndim != 3 or arr.shape[1] != self.n_samples or arr.shape[0] < n_snap:
+                raise CorruptRunError(
+                    f"Layer {layer!r} of the run at {self.location!r} has shape {arr.shape}; "
+                    f"expected ({n_snap}+, {self.n_samples}, D)."
+                )
+
+    def refresh(self) -> Run:
+        """Re-read metadata so snapshots appended by another process become visible."""
+        self._group = zarr.open_group(self._group.store_path, mode="r+" if self.writable else "r")
+        self._attrs = dict(self._group.attrs.asdict())
+        self._check()
+        return self
+
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        return dict(self._attrs)
+
+    @property
+    def name(self) -> str:
+        return Path(self.location.rstrip("/")).name
+
+    @property
+    def n_samples(self) -> int:
+        return int(self._attrs["n_samples"])
+
+    @property
+    def n_snapshots(self) -> int:
+        """T: the number of committed snapshots (complete or not)."""
+        return len(self._attrs["snapshots"])
+
+    @property
+    def kind(self) -> str:
+        return str(self._attrs["kind"])
+
+    @property
+    def output_layer(self) -> str:
+        return str(self._attrs.get("output_layer", "logits"))
+
+    @property
+    def class_names(self) -> list[str] | None:
+        names = self._attrs.get("class_names")
+        return list(names) if names is not None else None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._attrs.get("metadata") or {})
+
+    @property
+    def created(self) -> str:
+        return str(self._attrs.get("created"))
+
+    @property
+    def snapshots(self) -> list[SnapshotInfo]:
+        return [
+            SnapshotInfo(
+                index=int(s["index"]),
+                epoch=s.get("epoch"),
+                step=s.get("step"),
+                wall_time=s.get("wall_time"),
+                metrics=dict(s.get("metrics") or {}),
+            )
+            for s in self._attrs["snapshots"]
+        ]
+
+    @property
+    def epochs(self) -> list[int | None]:
+        return [s.get("epoch") for s in self._attrs["snapshots"]]
+
+    def metric(self, name: str) -> np.ndarray:
+        """One metric per snapshot as a float array (NaN where a snapshot lacks it)."""
+        return np.array(
+            [
+                np.nan if (s.get("metrics") or {}).get(name) is None else s["metrics"][name]
+                for s in self._attrs["snapshots"]
+            ],
+            dtype=float,
+        )
+
+    @property
+    def metric_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for s in self._attrs["snapshots"]:
+            names.update(dict.fromkeys(s.get("metrics") or {}))
+        return list(names)
+
+    @property
+    def complete(self) -> np.ndarray:
+        """``(T,)`` bool: snapshot t holds every sample."""
+        return np.asarray(self._group["complete"][: self.n_snapshots], dtype=bool)
+
+    @property
+    def complete_snapshots(self) -> np.ndarray:
+        return np.flatnonzero(self.complete)
+
+    @property
+    def layers(self) -> list[str]:
+        reps = self._group["representations"]
+        names = sorted(reps.array_keys())
+        out = self.output_layer
+        return sorted(names, key=lambda n: (n != out, n))
+
+    def _layer_array(self, layer: str) -> zarr.Array:
+        try:
+            return self._group["representations"][layer]
+        except KeyError:
+            raise LayerNotFoundError(
+                f"The run at {self.location!r} has no layer {layer!r}. "
+                f"Available layers: {', '.join(self.layers) or 'none'}."
+            ) from None
+
+    def layer_kind(self, layer: str) -> str:
+        return str(self._layer_array(layer).attrs.get("kind", "features"))
+
+    def layer_dim(self, layer: str) -> int:
+        return int(self._layer_array(layer).shape[2])
+
+    def layer_dtype(self, layer: str) -> np.dtype:
+        return np.dtype(self._layer_array(layer).dtype)
+
+    @property
+    def has_labels(self) -> bool:
+        return "labels" in self._group
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        if "labels" not in self._group:
+            return None
+        return np.asarray(self._group["labels"][:], dtype=np.int64)
+
+    @property
+    def n_classes(self) -> int | None:
+        names = self.class_names
+        if names is not None:
+            return len(names)
+        labels = self.labels
+        if labels is not None and labels.max(initial=-1) >= 0:
+            return int(labels.max()) + 1
+        if self.kind in ("logits", "probabilities") and self.layers:
+            return self.layer_dim(self.output_layer)
+        return None
+
+    @property
+    def has_inputs(self) -> bool:
+        return "inputs" in self._group
+
+    def inputs(self, ids: Any = None) -> np.ndarray | None:
+        """The stored inputs, all or for some sample ids."""
+        if "inputs" not in self._group:
+            return None
+        arr = self._group["inputs"]
+        if ids is None:
+            return np.asarray(arr[:])
+        idx = self.check_ids(ids)
+        return np.asarray(arr.get_orthogonal_selection((idx,)))
+
+    @property
+    def inputs_shape(self) -> tuple[int, ...] | None:
+        return tuple(self._group["inputs"].shape) if "inputs" in self._group else None
+
+    @property
+    def extras(self) -> list[str]:
+        return sorted(self._group["extras"].array_keys()) if "extras" in self._group else []
+
+    def extra(self, name: str) -> np.ndarray:
+        if name not in self.extras:
+            raise KeyError(
+                f"The run has no extra array {name!r}. Available: {', '.join(self.extras) or 'none'}."
+            )
+        return np.asarray(self._group["extras"][name][:])
+
+    # ------------------------------------------------------------------ reading
+    def check_ids(self, ids: Any, *, owner: str = "run") -> np.ndarray:
+        """Parse sample ids into a 1-D int64 array, refusing ids outside ``[0, N)``."""
+        idx = np.asarray(ids)
+        if idx.ndim != 1:
+            idx = idx.reshape(-1)
+        if idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise UnknownSampleError(f"Sample ids must be integers; got dtype {idx.dtype}.")
+        idx = idx.astype(np.int64, copy=False)
+        bad = (idx < 0) | (idx >= self.n_samples)
+        if bad.any():
+            raise UnknownSampleError(
+                f"{int(bad.sum())} sample id(s) of {owner} are outside [0, {self.n_samples}): "
+                f"e.g. {idx[bad][:5].tolist()}."
+            )
+        return idx
+
+    def _check_snapshot(self, t: int) -> int:
+        n = self.n_snapshots
+        if not isinstance(t, int | np.integer) or isinstance(t, bool):
+            raise invalid_parameter("snapshot", "Run.read", f"an int in [0, {n - 1}]", t)
+        t = int(t)
+        if t < 0:
+            t += n
+        if not 0 <= t < n:
+            raise invalid_parameter("snapshot", "Run.read", f"an int in [0, {n - 1}]", t)
+        return t
+
+    def read(self, layer: str | None = None, snapshot: int = -1, ids: Any = None) -> np.ndarray:
+        """One snapshot of one layer as an ``(N, D)`` (or ``(len(ids), D)``) array.
+
+        Rows of samples that were never recorded in that snapshot are NaN.
+        """
+        arr = self._layer_array(layer or self.output_layer)
+        t = self._check_snapshot(snapshot)
+        if ids is None:
+            return np.asarray(arr[t])
+        idx = self.check_ids(ids)
+        return np.asarray(arr.get_orthogonal_selection((t, idx, slice(None))))
+
+    def predictions(self, snapshot: int = -1, ids: Any = None) -> np.ndarray:
+        """``ŷ_t``: argmax of the output layer per sample (-1 where not recorded)."""
+        t = self._check_snapshot(snapshot)
+        arr = self._group["predictions"]
+        if ids is None:
+            return np.asarray(arr[t], dtype=np.int64)
+        idx = self.check_ids(ids)
+        return np.asarray(arr.get_orthogonal_selection((t, idx)), dtype=np.int64)
+
+    def iter_snapshots(
+        self,
+        layer: str | None = None,
+        *,
+        ids: Any = None,
+        complete_only: bool = True,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(t, array)`` one snapshot at a time, never holding more than one."""
+        complete = self.complete
+        for t in range(self.n_snapshots):
+            if complete_only and not complete[t]:
+                continue
+            yield t, self.read(layer, t, ids)
+
+    # ------------------------------------------------------------------ writing
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise PermissionError(
+                f"The run at {self.location!r} is open read-only; open it with mode='r+'."
+            )
+
+    def append_snapshot(
+        self,
+        layers: Mapping[str, np.ndarray],
+        *,
+        epoch: int | None = None,
+        step: int | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        recorded: np.ndarray | None = None,
+        wall_time: float | None = None,
+        dtype: str | np.dtype | None = None,
+        layer_kinds: Mapping[str, str] | None = None,
+    ) -> SnapshotInfo:
+        """Write one whole snapshot (every layer) and commit it.
+
+        Parameters
+        ----------
+        layers
+            ``{layer: (N, D) array}``. The set of layers is fixed by the first snapshot.
+        recorded
+            ``(N,)`` bool, which samples hold real values; the snapshot is marked
+            complete when all do. Rows not recorded should be NaN.
+        dtype
+            Storage dtype of layers created by this call (``float32`` default, or
+            ``float16``).
+        """
+        self._require_writable()
+        if not layers:
+            raise InvalidParameterError("append_snapshot needs at least one layer.")
+        n = self.n_samples
+        t = self.n_snapshots
+        existing = set(self.layers)
+        if t > 0 and set(layers) != existing:
+            raise InvalidParameterError(
+                f"Snapshot {t} has layers {sorted(layers)}, but the run records "
+                f"{sorted(existing)}; every snapshot must hold the same layers."
+            )
+        arrays: dict[str, np.ndarray] = {}
+        for name, values in layers.items():
+            if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+                raise invalid_parameter("layer", "append_snapshot", "a name without '/'", name)
+            values = np.asarray(values)
+            if values.ndim == 1:
+                values = values[:, None]
+            if values.ndim != 2 or values.shape[0] != n:
+                raise InvalidParameterError(
+                    f"Layer {name!r} of snapshot {t} has shape {values.shape}; expected ({n}, D)."
+                )
+            if name in existing and values.shape[1] != self.layer_dim(name):
+                raise InvalidParameterError(
+                    f"Layer {name!r} of snapshot {t} has {values.shape[1]} dimensions; earlier "
+                    f"snapshots have {self.layer_dim(name)}."
+                )
+            arrays[name] = values
+        if recorded is None:
+            recorded = np.ones(n, dtype=bool)
+        recorded = np.asarray(recorded, dtype=bool)
+        reps = self._group["representations"]
+        kinds = dict(layer_kinds or {})
+        for name, values in arrays.items():
+            if name not in existing:
+                store_dtype = np.dtype(dtype or "float32")
+                if store_dtype not in (np.dtype("float32"), np.dtype("float16"), np.dtype("float64")):
+                    raise invalid_parameter("dtype", "append_snapshot", "float16 or float32", dtype)
+                d = values.shape[1]
+                arr = reps.create_array(
+                    name,
+                    shape=(0, n, d),
+                    chunks=(1, _rows_per_chunk(n, d * store_dtype.itemsize), d),
+                    dtype=store_dtype,
+                    fill_value=np.nan,
+                )
+                default_kind = self.kind if name == self.output_layer else "features"
+                arr.attrs["kind"] = kinds.get(name, default_kind)
+            arr = reps[name]
+            if arr.shape[0] != t + 1:
+                arr.resize((t + 1, n, values.shape[1]))
+            arr[t] = values.astype(arr.dtype, copy=False)
+        pred_arr = self._group["predictions"]
+        if pred_arr.shape[0] != t + 1:
+            pred_arr.resize((t + 1, n))
+        out = arrays.get(self.output_layer)
+        if out is not None and self.kind in ("logits", "probabilities"):
+            filled = np.where(recorded[:, None], out, -np.inf)
+            pred = np.argmax(filled, axis=1).astype(np.int32)
+            pred[~recorded] = -1
+            pred_arr[t] = pred
+        comp = self._group["complete"]
+        if comp.shape[0] != t + 1:
+            comp.resize((t + 1,))
+        comp[t] = bool(recorded.all())
+        info = SnapshotInfo(
+            index=t,
+            epoch=None if epoch is None else int(epoch),
+            step=None if step is None else int(step),
+            wall_time=time.time() if wall_time is None else float(wall_time),
+            metrics={str(k): _json_number(v) for k, v in (metrics or {}).items()},
+        )
+        # The commit point: only now does the snapshot exist for readers.
+        self._attrs["snapshots"] = [*self._attrs["snapshots"], info.to_dict()]
+        self._group.attrs["snapshots"] = self._attrs["snapshots"]
+        return info
+
+    def set_metrics(self, snapshot: int, metrics: Mapping[str, Any]) -> None:
+        """Add or replace metrics of a committed snapshot (e.g. validation accuracy later)."""
+        self._require_writable()
+        t = self._check_snapshot(snapshot)
+        snaps = [dict(s) for s in self._attrs["snapshots"]]
+        merged = dict(snaps[t].get("metrics") or {})
+        merged.update({str(k): _json_number(v) for k, v in metrics.items()})
+        snaps[t]["metrics"] = merged
+        self._attrs["snapshots"] = snaps
+        self._group.attrs["snapshots"] = snaps
+
+    def write_extra(self, name: str, values: Any, *, overwrite: bool = False) -> None:
+        """Store a per-sample array under ``extras/`` (e.g. which labels were flipped)."""
+        self._require_writable()
+        values = np.asarray(values)
+        if values.ndim < 1 or values.shape[0] != self.n_samples:
+            raise InvalidParameterError(
+                f"Extra {name!r} must have {self.n_samples} rows; got shape {values.shape}."
+            )
+        extras = self._group.require_group("extras")
+        if name in extras:
+            if not overwrite:
+                raise RunExistsError(f"The run already has an extra array {name!r}.")
+            del extras[name]
+        arr = extras.create_array(name, shape=values.shape, dtype=values.dtype)
+        arr[...] = values
+
+    def update_metadata(self, **values: Any) -> None:
+        self._require_writable()
+        meta = self.metadata
+        meta.update(values)
+        self._attrs["metadata"] = meta
+        self._group.attrs["metadata"] = meta
+
+    # ------------------------------------------------------------------ cache
+    def state_token(self) -> str:
+        """Changes whenever the snapshots a derived result depends on change."""
+        h = hashlib.sha256()
+        h.update(str(self._attrs.get("created")).encode())
+        h.update(str(self.n_snapshots).encode())
+        h.update(np.packbits(self.complete).tobytes())
+        return h.hexdigest()[:16]
+
+    @staticmethod
+    def cache_key(name: str, params: Mapping[str, Any]) -> str:
+        blob = json.dumps({"name": name, **params}, sort_keys=True, default=str)
+        return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
+
+    def cache_get(self, name: str, params: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """Arrays cached for exactly these parameters and this run state, else None."""
+        key = self.cache_key(name, params)
+        try:
+            group = self._group["cache"][key]
+        except KeyError:
+            return None
+        attrs = group.attrs.asdict()
+        if attrs.get("state") != self.state_token() or attrs.get("complete_write") is not True:
+            return None
+        if attrs.get("params") != json.loads(json.dumps(params, sort_keys=True, default=str)):
+            return None
+        return {k: np.asarray(group[k][...]) for k in group.array_keys()}
+
+    def cache_put(
+        self, name: str, params: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+    ) -> bool:
+        """Store derived arrays; returns False (and stores nothing) on a read-only run."""
+        if not self.writable:
+            return False
+        key = self.cache_key(name, params)
+        try:
+            cache = self._group.require_group("cache")
+            if key in cache:
+                del cache[key]
+            group = cache.create_group(key)
+            for k, v in arrays.items():
+                v = np.asarray(v)
+                arr = group.create_array(k, shape=v.shape, dtype=v.dtype)
+                arr[...] = v
+            group.attrs.update(
+                {
+                    "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
+                    "state": self.state_token(),
+                    "complete_write": True,
+                }
+            )
+        except OSError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{n}[{self.layer_dim(n)}]" for n in self.layers)
+        return (
+            f"<Run {self.location!r}: T={self.n_snapshots}, N={self.n_samples}, "
+            f"kind={self.kind}, layers={layers or 'none'}>"
+        )
