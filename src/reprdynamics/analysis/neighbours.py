@@ -1,0 +1,652 @@
+"""k nearest neighbours with one deterministic tie rule and interchangeable backends.
+
+DESIGN section 2: ``N_k(i, t)`` is the set of ids of the k nearest *other* samples to ``i``,
+euclidean by default, cosine optional; exact by default, with ties ordered by smaller
+distance, then smaller id. Approximate backends are an opt-in and report their recall.
+
+Backends follow openTSNE's ``KNNIndex`` idea: an object with ``build(data)`` and
+``query(queries, k)``, chosen by name (``"exact"``, ``"faiss"``, ``"faiss-hnsw"`` alias
+``"approximate"``, ``"auto"``) or passed as an instance. Every backend works in euclidean
+space and returns *squared* euclidean distances; :func:`k_nearest_neighbours` maps cosine
+onto euclidean space first and converts the distances it reports.
+
+How exactness is kept with fast arithmetic: candidates are found with the expansion
+``||x||^2 + ||y||^2 - 2 x.y`` (BLAS, float32, on column-centred data), every point whose
+approximate value lies within a rounding-error bound of the k-th smallest is kept, and the
+final order is decided on distances recomputed directly as ``sum((x - y)^2)`` in float64.
+So rows that are exactly tied in float64 (duplicates, integer data) are ordered by id, and
+the result equals a brute-force sort on ``(distance, id)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from reprdynamics.errors import invalid_parameter, require
+
+__all__ = [
+    "BACKENDS",
+    "ExactKNNIndex",
+    "FaissHNSWIndex",
+    "FaissKNNIndex",
+    "KNNIndex",
+    "NeighbourResult",
+    "get_backend",
+    "k_nearest_neighbours",
+    "neighbour_recall",
+]
+
+Metric = Literal["euclidean", "cosine"]
+
+_METRICS = ("euclidean", "cosine")
+#: Memory one block of the exact backend's distance matrix may take (bytes).
+_DEFAULT_BLOCK_BYTES = 256 * 2**20
+#: Bytes of pair differences materialised at once when recomputing exact distances.
+_PAIR_CHUNK_BYTES = 64 * 2**20
+#: Above this many samples "auto" prefers faiss (still exact) when it is installed.
+_AUTO_FAISS_MIN_SAMPLES = 20_000
+
+
+@dataclass(frozen=True, eq=False)
+class NeighbourResult:
+    """The k nearest other samples of every row.
+
+    Attributes
+    ----------
+    indices : ndarray of int64, shape (n, k)
+        ``indices[i]`` are the row positions of the k nearest other rows of ``X`` to row
+        ``i``, nearest first; ties ordered by smaller id.
+    distances : ndarray of float64, shape (n, k)
+        Matching distances: euclidean distance, or cosine distance ``1 - cos`` (see
+        :func:`k_nearest_neighbours`). Non-decreasing along each row.
+    metric : str
+        ``"euclidean"`` or ``"cosine"``.
+    backend : str
+        Name of the backend that produced the result.
+    exact : bool
+        Whether the backend guarantees the exact result (and the tie rule).
+    recall : float or None
+        For approximate backends: mean fraction of the exact k neighbours found, measured
+        on a random sample of queries against the exact backend. ``None`` when exact.
+    recall_sample_size : int
+        Number of queries the recall was measured on (0 when exact).
+    """
+
+    indices: np.ndarray
+    distances: np.ndarray
+    metric: str
+    backend: str
+    exact: bool
+    recall: float | None = None
+    recall_sample_size: int = 0
+
+    @property
+    def n_samples(self) -> int:
+        """Number of rows (samples)."""
+        return int(self.indices.shape[0])
+
+    @property
+    def k(self) -> int:
+        """Number of neighbours per row."""
+        return int(self.indices.shape[1])
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_data_matrix(X: Any, name: str, owner: str, *, min_rows: int = 1) -> np.ndarray:
+    """Parse ``X`` into a finite float64 C-contiguous (n, D) matrix or raise."""
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise invalid_parameter(name, owner, "a 2-D numeric array", type(X).__name__) from exc
+    if arr.ndim != 2:
+        raise invalid_parameter(name, owner, "a 2-D array (n_samples, n_features)",
+                                f"an array of shape {arr.shape}")
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise invalid_parameter(name, owner, "a real numeric array", f"dtype {arr.dtype}")
+    if arr.shape[0] < min_rows or arr.shape[1] < 1:
+        raise invalid_parameter(name, owner, f"an array with at least {min_rows} rows and "
+                                "1 column", f"an array of shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise invalid_parameter(name, owner, "finite (no NaN or inf)", "non-finite values")
+    return arr
+
+
+def _check_k(k: Any, low: int, high: int, owner: str, bound: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not low <= k <= high:
+        raise invalid_parameter("k", owner, f"an int in [{low}, {bound}={high}]", k)
+    return int(k)
+
+
+# ------------------------------------------------------------------- exact arithmetic
+
+
+def _pair_sq_distances(queries: np.ndarray, data: np.ndarray, rows: np.ndarray,
+                       cols: np.ndarray) -> np.ndarray:
+    """Squared euclidean distances of the pairs (queries[rows], data[cols]), float64.
+
+    Computed directly as ``sum((x - y)^2)`` in one fixed order, so a pair always gets the
+    same value however it was found, and exactly tied pairs compare equal.
+    """
+    out = np.empty(rows.shape[0], dtype=np.float64)
+    step = max(1, _PAIR_CHUNK_BYTES // (8 * data.shape[1]))
+    for s in range(0, rows.shape[0], step):
+        diff = queries[rows[s:s + step]] - data[cols[s:s + step]]
+        np.multiply(diff, diff, out=diff)
+        out[s:s + step] = diff.sum(axis=1)
+    return out
+
+
+def _select_by_distance_then_id(d2: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int,
+                                n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the k candidate pairs with smallest (distance, id); every row needs >= k."""
+    order = np.lexsort((cols, d2, rows))
+    counts = np.bincount(rows, minlength=n_rows)
+    starts = np.cumsum(counts) - counts
+    take = order[starts[:, None] + np.arange(k)]
+    return d2[take], cols[take]
+
+
+def _rounding_bound(n_features: int, dtype: np.dtype) -> float:
+    """Relative error bound of the expansion formula (cast, norms, dot, two additions).
+
+    Standard bound ``gamma_D = D u`` for a length-D dot product, applied to both norms and
+    the cross term, plus the cast to ``dtype``; doubled for safety. Multiply by
+    ``||x||^2 + ||y||^2`` of centred rows to get an absolute bound.
+    """
+    unit = float(np.finfo(dtype).eps) / 2
+    return (4.0 * n_features + 32.0) * unit
+
+
+def _sort_rows_by_distance_then_id(dist: np.ndarray, idx: np.ndarray
+                                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Stable re-sort of every row by (distance, id), vectorised over rows."""
+    n, k = idx.shape
+    row = np.repeat(np.arange(n), k)
+    order = np.lexsort((idx.ravel(), dist.ravel(), row)).reshape(n, k) - (np.arange(n) * k)[
+        :, None
+    ]
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+class KNNIndex(ABC):
+    """Interface of a nearest-neighbour backend (after openTSNE's ``KNNIndex``).
+
+    ``build(data)`` indexes the rows of ``data``; ``query(queries, k)`` returns
+    ``(squared_distances, indices)``, both (m, k), nearest first. Exact backends
+    (``exact = True``) return exactly the brute-force result ordered by (distance, id);
+    approximate backends return their best candidates, re-ranked by exact distance.
+    """
+
+    name: ClassVar[str] = "index"
+    exact: ClassVar[bool] = True
+
+    @abstractmethod
+    def build(self, data: np.ndarray) -> KNNIndex:
+        """Index the rows of ``data`` (n, D); return ``self``."""
+
+    @abstractmethod
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest indexed rows to each query row: ``(squared distances, indices)``."""
+
+    # Shared by the backends: parse inputs the same way everywhere.
+    def _prepare_build(self, data: Any) -> np.ndarray:
+        data = _as_data_matrix(data, "data", f"{type(self).__name__}.build")
+        self.data_ = data
+        self.mean_ = data.mean(axis=0)
+        return data
+
+    def _prepare_query(self, queries: Any, k: Any) -> tuple[np.ndarray, int]:
+        if not hasattr(self, "data_"):
+            raise invalid_parameter("self", f"{type(self).__name__}.query",
+                                    "a built index (call build first)", "an unbuilt index")
+        owner = f"{type(self).__name__}.query"
+        q = _as_data_matrix(queries, "queries", owner)
+        if q.shape[1] != self.data_.shape[1]:
+            raise invalid_parameter("queries", owner,
+                                    f"an array with {self.data_.shape[1]} columns",
+                                    f"an array of shape {q.shape}")
+        k = _check_k(k, 1, self.data_.shape[0], owner, "n_indexed")
+        return q, k
+
+
+class ExactKNNIndex(KNNIndex):
+    """Exact brute-force neighbours with blocked BLAS and exact re-ranking.
+
+    Parameters
+    ----------
+    block_bytes : int, default 256 MiB
+        Upper bound on the memory of one block of the (queries x data) distance matrix;
+        the number of query rows per block follows from it.
+    compute_dtype : {"float32", "float64"}, default "float32"
+        Precision of the candidate search. The result is exact either way (candidates
+        within the rounding bound of the k-th distance are all re-ranked in float64);
+        float32 halves memory traffic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [3.0], [1.0]])
+    >>> d2, idx = ExactKNNIndex().build(X).query(X[:1], 2)
+    >>> idx.tolist(), d2.tolist()
+    ([[0, 1]], [[0.0, 1.0]])
+    """
+
+    name: ClassVar[str] = "exact"
+    exact: ClassVar[bool] = True
+
+    def __init__(self, *, block_bytes: int = _DEFAULT_BLOCK_BYTES,
+                 compute_dtype: Literal["float32", "float64"] = "float32") -> None:
+        self.block_bytes = block_bytes
+        self.compute_dtype = compute_dtype
+
+    def build(self, data: np.ndarray) -> ExactKNNIndex:
+        owner = "ExactKNNIndex"
+        if isinstance(self.block_bytes, bool) or not isinstance(
+            self.block_bytes, int | np.integer
+        ) or self.block_bytes < 1:
+            raise invalid_parameter("block_bytes", owner, "a positive int", self.block_bytes)
+        if self.compute_dtype not in ("float32", "float64"):
+            raise invalid_parameter("compute_dtype", owner, "'float32' or 'float64'",
+                                    self.compute_dtype)
+        data = self._prepare_build(data)
+        dtype = np.dtype(self.compute_dtype)
+        centred = np.ascontiguousarray(data - self.mean_, dtype=dtype)
+        sq_norms = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
+        # One GEMM gives ||y||^2 - 2 x.y directly: queries get a column of ones, data rows
+        # become (-2 y, ||y||^2). Scaling by -2 is exact; ||x||^2 is constant per query row
+        # and does not change the order, so it is never added.
+        self.augmented_ = np.empty((data.shape[0], data.shape[1] + 1), dtype=dtype)
+        np.multiply(centred, -2, out=self.augmented_[:, :-1])
+        self.augmented_[:, -1] = sq_norms
+        self.max_sq_norm_ = float(sq_norms.max())
+        self.relative_error_ = _rounding_bound(data.shape[1] + 1, dtype)
+        return self
+
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q, k = self._prepare_query(queries, k)
+        return self._query(q, k)
+
+    def _query(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n = self.data_.shape[0]
+        dtype = self.augmented_.dtype
+        q_aug = np.ones((q.shape[0], q.shape[1] + 1), dtype=dtype)
+        q_aug[:, :-1] = q - self.mean_
+        q_sq = np.einsum("ij,ij->i", q_aug[:, :-1], q_aug[:, :-1], dtype=np.float64)
+        slack_all = 2.0 * self.relative_error_ * (q_sq + self.max_sq_norm_)
+        # An upper bound on each row's k-th value comes from a strided subset of columns
+        # (its k-th smallest can only be larger); only columns below it are looked at.
+        stride = max(1, n // max(2048, 64 * k))
+        # A block holds the distance block, a boolean mask and a few candidates per row.
+        per_row = n * (dtype.itemsize + 1) + 64 * k * 8
+        step = int(max(1, min(q.shape[0], self.block_bytes // per_row)))
+        out_d = np.empty((q.shape[0], k), dtype=np.float64)
+        out_i = np.empty((q.shape[0], k), dtype=np.int64)
+        for s in range(0, q.shape[0], step):
+            e = min(s + step, q.shape[0])
+            partial = q_aug[s:e] @ self.augmented_.T  # ||y||^2 - 2 x.y, shape (b, n)
+            subset = partial[:, ::stride]
+            if subset.shape[1] > k:
+                bound = np.partition(subset, k - 1, axis=1)[:, k - 1]
+            else:
+                bound = subset.max(axis=1)
+            slack = slack_all[s:e]
+            rows, cols = np.nonzero(partial <= (bound.astype(np.float64) + slack)[:, None])
+            values = partial[rows, cols].astype(np.float64)
+            del partial
+            # Exact k-th smallest approximate value per row, then keep everything within
+            # the rounding bound of it; candidate pairs are grouped by row already.
+            order = np.lexsort((values, rows))
+            counts = np.bincount(rows, minlength=e - s)
+            kth = values[order[np.cumsum(counts) - counts + (k - 1)]]
+            keep = values <= (kth + slack)[rows]
+            rows, cols = rows[keep], cols[keep]
+            d2 = _pair_sq_distances(q[s:e], self.data_, rows, cols)
+            out_d[s:e], out_i[s:e] = _select_by_distance_then_id(d2, rows, cols, k, e - s)
+        return out_d, out_i
+
+
+class FaissKNNIndex(KNNIndex):
+    """Exact neighbours with faiss ``IndexFlatL2`` candidates and exact re-ranking.
+
+    faiss returns ``k + extra_candidates`` candidates in float32; they are re-ranked by
+    distances recomputed in float64. A row is accepted only if faiss's last candidate is
+    provably farther than the k-th exact distance (rounding bound as in
+    :class:`ExactKNNIndex`); other rows are recomputed by :class:`ExactKNNIndex`. The result
+    therefore equals the exact backend's, tie rule included.
+
+    Parameters
+    ----------
+    extra_candidates : int, default 16
+        Candidates requested beyond k.
+
+    Notes
+    -----
+    Needs the optional dependency ``faiss`` (``pip install 'reprdynamics[faiss]'``).
+    """
+
+    name: ClassVar[str] = "faiss"
+    exact: ClassVar[bool] = True
+
+    def __init__(self, *, extra_candidates: int = 16) -> None:
+        self.extra_candidates = extra_candidates
+
+    def build(self, data: np.ndarray) -> FaissKNNIndex:
+        faiss = require("faiss", "faiss", "The faiss neighbour backend")
+        if isinstance(self.extra_candidates, bool) or not isinstance(
+            self.extra_candidates, int | np.integer
+        ) or self.extra_candidates < 0:
+            raise invalid_parameter("extra_candidates", "FaissKNNIndex", "an int >= 0",
+                                    self.extra_candidates)
+        data = self._prepare_build(data)
+        centred = np.ascontiguousarray(data - self.mean_, dtype=np.float32)
+        self.index_ = faiss.IndexFlatL2(data.shape[1])
+        self.index_.add(centred)
+        self.max_sq_norm_ = float(np.einsum("ij,ij->i", centred, centred,
+                                            dtype=np.float64).max())
+        self.relative_error_ = _rounding_bound(data.shape[1], np.dtype(np.float32))
+        self._fallback: ExactKNNIndex | None = None
+        return self
+
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q, k = self._prepare_query(queries, k)
+        n = self.data_.shape[0]
+        m = q.shape[0]
+        k_search = min(n, k + int(self.extra_candidates))
+        qc = np.ascontiguousarray(q - self.mean_, dtype=np.float32)
+        approx, cand = self.index_.search(qc, k_search)
+        rows = np.repeat(np.arange(m), k_search)
+        cols = cand.astype(np.int64).ravel()
+        valid = cols >= 0
+        rows, cols = rows[valid], cols[valid]
+        counts = np.bincount(rows, minlength=m)
+        out_d = np.empty((m, k), dtype=np.float64)
+        out_i = np.empty((m, k), dtype=np.int64)
+        full = counts >= k
+        if full.any():
+            keep = full[rows]
+            d2 = _pair_sq_distances(q, self.data_, rows[keep], cols[keep])
+            sel_d, sel_i = _select_by_distance_then_id(d2, rows[keep], cols[keep], k, m)
+            out_d[full], out_i[full] = sel_d[full], sel_i[full]
+        q_sq = np.einsum("ij,ij->i", qc, qc, dtype=np.float64)
+        slack = 2.0 * self.relative_error_ * (q_sq + self.max_sq_norm_)
+        if k_search < n:
+            proven = full & (approx[:, -1].astype(np.float64) - slack > out_d[:, -1])
+        else:
+            proven = full & (counts == n)
+        redo = np.flatnonzero(~proven)
+        if redo.size:
+            if self._fallback is None:
+                self._fallback = ExactKNNIndex().build(self.data_)
+            out_d[redo], out_i[redo] = self._fallback._query(q[redo], k)
+        return out_d, out_i
+
+
+class FaissHNSWIndex(KNNIndex):
+    """Approximate neighbours with a faiss HNSW graph, re-ranked by exact distance.
+
+    The candidates are approximate (recall below 1 is possible); their distances and order
+    are exact (float64, ties by id). Use only on explicit request;
+    :func:`k_nearest_neighbours` measures and reports the recall.
+
+    Parameters
+    ----------
+    m : int, default 32
+        Graph degree (``M`` of HNSW).
+    ef_construction : int, default 200
+        Candidate list size while building.
+    ef_search : int, default 128
+        Candidate list size while searching (raised to at least ``2 k``).
+    extra_candidates : int, default 8
+        Candidates requested beyond k before exact re-ranking.
+    """
+
+    name: ClassVar[str] = "faiss-hnsw"
+    exact: ClassVar[bool] = False
+
+    def __init__(self, *, m: int = 32, ef_construction: int = 200, ef_search: int = 128,
+                 extra_candidates: int = 8) -> None:
+        self.m = m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.extra_candidates = extra_candidates
+
+    def build(self, data: np.ndarray) -> FaissHNSWIndex:
+        faiss = require("faiss", "faiss", "The faiss neighbour backend")
+        for pname in ("m", "ef_construction", "ef_search", "extra_candidates"):
+            value = getattr(self, pname)
+            low = 0 if pname == "extra_candidates" else 1
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise invalid_parameter(pname, "FaissHNSWIndex", f"an int >= {low}", value)
+        data = self._prepare_build(data)
+        centred = np.ascontiguousarray(data - self.mean_, dtype=np.float32)
+        self.index_ = faiss.IndexHNSWFlat(data.shape[1], int(self.m))
+        self.index_.hnsw.efConstruction = int(self.ef_construction)
+        self.index_.add(centred)
+        self._fallback: ExactKNNIndex | None = None
+        return self
+
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q, k = self._prepare_query(queries, k)
+        n, m = self.data_.shape[0], q.shape[0]
+        k_search = min(n, k + int(self.extra_candidates))
+        self.index_.hnsw.efSearch = int(max(self.ef_search, 2 * k_search))
+        qc = np.ascontiguousarray(q - self.mean_, dtype=np.float32)
+        _, cand = self.index_.search(qc, k_search)
+        rows = np.repeat(np.arange(m), k_search)
+        cols = cand.astype(np.int64).ravel()
+        valid = cols >= 0
+        rows, cols = rows[valid], cols[valid]
+        counts = np.bincount(rows, minlength=m)
+        full = counts >= k
+        out_d = np.empty((m, k), dtype=np.float64)
+        out_i = np.empty((m, k), dtype=np.int64)
+        if full.any():
+            keep = full[rows]
+            d2 = _pair_sq_distances(q, self.data_, rows[keep], cols[keep])
+            sel_d, sel_i = _select_by_distance_then_id(d2, rows[keep], cols[keep], k, m)
+            out_d[full], out_i[full] = sel_d[full], sel_i[full]
+        short = np.flatnonzero(~full)
+        if short.size:  # the graph returned fewer than k: answer those rows exactly
+            if self._fallback is None:
+                self._fallback = ExactKNNIndex().build(self.data_)
+            out_d[short], out_i[short] = self._fallback._query(q[short], k)
+        return out_d, out_i
+
+
+#: Backend names accepted by :func:`get_backend` and :func:`k_nearest_neighbours`.
+BACKENDS: dict[str, type[KNNIndex]] = {
+    "exact": ExactKNNIndex,
+    "faiss": FaissKNNIndex,
+    "faiss-hnsw": FaissHNSWIndex,
+    "approximate": FaissHNSWIndex,
+}
+
+
+def _faiss_available() -> bool:
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def get_backend(backend: str | KNNIndex = "exact", *, n_samples: int | None = None) -> KNNIndex:
+    """Parse a backend name or instance into an (unbuilt) :class:`KNNIndex`.
+
+    Parameters
+    ----------
+    backend : {"exact", "faiss", "faiss-hnsw", "approximate", "auto"} or KNNIndex
+        ``"auto"`` gives the exact faiss backend when faiss is installed and there are at
+        least 20,000 samples, else the NumPy exact backend; the result is exact either way.
+    n_samples : int, optional
+        Problem size used by ``"auto"``.
+    """
+    if isinstance(backend, KNNIndex):
+        return backend
+    if backend == "auto":
+        big = n_samples is not None and n_samples >= _AUTO_FAISS_MIN_SAMPLES
+        return FaissKNNIndex() if big and _faiss_available() else ExactKNNIndex()
+    if isinstance(backend, str) and backend in BACKENDS:
+        return BACKENDS[backend]()
+    names = ", ".join(repr(b) for b in [*BACKENDS, "auto"])
+    raise invalid_parameter("backend", "k_nearest_neighbours",
+                            f"one of {names} or a KNNIndex instance", backend)
+
+
+# ------------------------------------------------------------------------ public API
+
+
+def _cosine_embedding(X: np.ndarray) -> np.ndarray:
+    """Rows mapped so that half the squared euclidean distance is the cosine distance.
+
+    Non-zero rows become ``(x / ||x||, 0)``; zero rows become ``(0, ..., 0, 1)``.
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    zero = norms == 0
+    out = np.zeros((X.shape[0], X.shape[1] + 1), dtype=np.float64)
+    np.divide(X, norms[:, None], out=out[:, :-1], where=~zero[:, None])
+    out[zero, -1] = 1.0
+    return out
+
+
+def _drop_self(d2: np.ndarray, idx: np.ndarray, ids: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """From k+1 neighbours including possibly the query itself, keep the k nearest others.
+
+    If the query's own id is among them it is removed; otherwise (k+1 exact duplicates
+    with smaller ids) the last one is dropped. Either way the order of the rest is kept.
+    """
+    m, k1 = idx.shape
+    is_self = idx == ids[:, None]
+    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k1 - 1)
+    keep = np.arange(k1)[None, :] != drop[:, None]
+    return d2[keep].reshape(m, k1 - 1), idx[keep].reshape(m, k1 - 1)
+
+
+def neighbour_recall(approx_indices: Any, exact_indices: Any) -> float:
+    """Recall of approximate neighbour lists: mean over rows of ``|A(i) ∩ E(i)| / k``.
+
+    Parameters
+    ----------
+    approx_indices, exact_indices : array of int, shape (n, k)
+        Neighbour ids per row from the approximate and the exact method (no repeated id
+        within a row).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 when every exact neighbour was found.
+
+    Examples
+    --------
+    >>> neighbour_recall([[1, 2], [0, 3]], [[2, 1], [0, 2]])
+    0.75
+    """
+    from reprdynamics.analysis.fingerprints import neighbour_overlap
+
+    return float(np.mean(neighbour_overlap(approx_indices, exact_indices)))
+
+
+def k_nearest_neighbours(
+    X: Any,
+    k: int,
+    *,
+    metric: Metric = "euclidean",
+    backend: str | KNNIndex = "exact",
+    recall_sample: int = 1000,
+    seed: int = 0,
+) -> NeighbourResult:
+    """The k nearest *other* rows of ``X`` for every row, ties ordered by id.
+
+    ``N_k(i)`` (DESIGN section 2) ordered by smaller distance, then smaller id. The whole
+    computation is vectorised over rows (blocks of rows, not a loop over samples).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, D)
+        One row per sample (the selection S); returned ids are row positions in ``X``.
+        Must be finite.
+    k : int
+        Neighbours per row, in ``[1, n - 1]``.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        ``"euclidean"`` reports ``||x - y||``. ``"cosine"`` reports the cosine distance
+        ``1 - cos(x, y)``, computed as ``||x/|x| - y/|y| ||^2 / 2`` (equal in exact
+        arithmetic, more accurate near 0). A zero row has no direction: it is at cosine
+        distance 1 from every non-zero row (as if orthogonal to all) and 0 from other zero
+        rows (identical).
+    backend : str or KNNIndex, default "exact"
+        ``"exact"`` (NumPy/BLAS), ``"faiss"`` (exact, faster for large n), ``"auto"``
+        (exact; faiss when installed and n >= 20,000), ``"faiss-hnsw"`` /
+        ``"approximate"`` (approximate, opt-in) or a :class:`KNNIndex` instance.
+    recall_sample : int, default 1000
+        For approximate backends: number of random rows on which recall is measured
+        against the exact backend (all rows if ``n`` is smaller).
+    seed : int, default 0
+        Seed of the recall sample.
+
+    Returns
+    -------
+    NeighbourResult
+        ``indices`` (n, k) int64 and ``distances`` (n, k) float64, plus ``recall`` for
+        approximate backends.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``X`` not 2-D, not finite or with fewer than 2 rows; ``k`` outside ``[1, n - 1]``;
+        unknown ``metric`` or ``backend``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    >>> res = k_nearest_neighbours(X, 2)
+    >>> res.indices.tolist()
+    [[1, 2], [0, 2], [0, 1], [1, 2]]
+    >>> res.distances[0].tolist()
+    [1.0, 1.0]
+    """
+    owner = "k_nearest_neighbours"
+    X = _as_data_matrix(X, "X", owner, min_rows=2)
+    n = X.shape[0]
+    k = _check_k(k, 1, n - 1, owner, "n-1")
+    if metric not in _METRICS:
+        raise invalid_parameter("metric", owner, "'euclidean' or 'cosine'", metric)
+    if isinstance(recall_sample, bool) or not isinstance(recall_sample, int | np.integer) or (
+        recall_sample < 1
+    ):
+        raise invalid_parameter("recall_sample", owner, "a positive int", recall_sample)
+    index = get_backend(backend, n_samples=n)
+
+    Z = _cosine_embedding(X) if metric == "cosine" else X
+    index.build(Z)
+    ids = np.arange(n)
+    d2, idx = index.query(Z, k + 1)
+    d2, idx = _drop_self(d2, idx, ids)
+
+    recall = None
+    n_recall = 0
+    if not index.exact:
+        n_recall = min(int(recall_sample), n)
+        sample = np.sort(np.random.default_rng(seed).choice(n, size=n_recall, replace=False))
+        exact_d2, exact_idx = ExactKNNIndex().build(Z).query(Z[sample], k + 1)
+        _, exact_idx = _drop_self(exact_d2, exact_idx, sample)
+        recall = neighbour_recall(idx[sample], exact_idx)
+
+    dist = np.sqrt(d2) if metric == "euclidean" else 0.5 * d2
+    # sqrt can merge distinct squared distances; keep "distance, then id" exact on output.
+    dist, idx = _sort_rows_by_distance_then_id(dist, idx)
+    return NeighbourResult(indices=idx, distances=dist, metric=metric, backend=index.name,
+                           exact=index.exact, recall=recall, recall_sample_size=n_recall)
