@@ -11,6 +11,7 @@ __all__ = [
     "CorruptRunError",
     "DependencyMissingError",
     "InvalidParameterError",
+    "LabelsRequiredError",
     "LayerNotFoundError",
     "NotEnoughSnapshotsError",
     "RecordingError",
@@ -19,7 +20,6 @@ __all__ = [
     "RunNotFoundError",
     "UnknownSampleError",
     "UnsupportedFormatVersionError",
-    "LabelsRequiredError",
 ]
 
 

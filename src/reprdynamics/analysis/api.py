@@ -1,0 +1,732 @@
+"""Run-level analysis: streams snapshots from a run, calls the pure functions, caches results.
+
+Everything here reads one snapshot at a time (the neighbour lists, predictions and
+running sums it keeps are O(T·n·k) and O(n)), and stores heavy results in the run's
+``cache/`` keyed by their parameters and the run's state, so a result computed from other
+parameters or from fewer snapshots is never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reprdynamics.analysis.dynamics import DynamicsAccumulator, SampleDynamics
+from reprdynamics.analysis.fingerprints import (
+    class_transition_fingerprint_from_matrices,
+    class_transition_matrix,
+    neighbour_overlap,
+    neighbour_state_fingerprint,
+    neighbour_transition_fingerprint,
+    prediction_disagreement,
+)
+from reprdynamics.analysis.neighbours import k_nearest_neighbours
+from reprdynamics.analysis.phases import PhaseChanges, phase_changes
+from reprdynamics.analysis.projection import fit_projection
+from reprdynamics.analysis.recurrence import RQAResult
+from reprdynamics.analysis.recurrence import rqa as _rqa
+from reprdynamics.analysis.similarity import linear_cka_matrix
+from reprdynamics.errors import (
+    InvalidParameterError,
+    LabelsRequiredError,
+    NotEnoughSnapshotsError,
+    UnknownSampleError,
+    invalid_parameter,
+)
+from reprdynamics.storage.run import Run, open_run
+
+__all__ = [
+    "FINGERPRINT_KINDS",
+    "Fingerprint",
+    "NeighbourStack",
+    "ProjectionOverTime",
+    "SampleTable",
+    "fingerprint",
+    "neighbours",
+    "phase_changes_of",
+    "projection",
+    "rqa",
+    "sample_dynamics",
+]
+
+#: Fingerprint kinds and whether their rows are transitions (t -> t+1) or snapshots.
+FINGERPRINT_KINDS: dict[str, bool] = {
+    "neighbour-transition": True,
+    "neighbour-state": False,
+    "class-transition": True,
+    "disagreement": False,
+    "cka": False,
+}
+_ALIASES = {
+    "neighbor-transition": "neighbour-transition",
+    "neighbor-state": "neighbour-state",
+    "prediction-disagreement": "disagreement",
+    "1-cka": "cka",
+    "representation": "cka",
+    "nntf": "class-transition",
+}
+_NEEDS_NEIGHBOURS = ("neighbour-transition", "neighbour-state")
+_NEEDS_PREDICTIONS = ("class-transition", "disagreement")
+
+Progress = Callable[[int, int, str], None]
+
+
+# --------------------------------------------------------------------------- parsing
+def _as_run(run: Run | str | os.PathLike[str]) -> Run:
+    if isinstance(run, Run):
+        return run
+    location = os.fspath(run)
+    writable = os.access(location, os.W_OK) if "://" not in location else False
+    return open_run(location, mode="r+" if writable else "r")
+
+
+def _cache_target(run: Run) -> Run | None:
+    """A writable handle on the run for caching, or None (read-only location)."""
+    if run.writable:
+        return run
+    if "://" in run.location or not os.access(run.location, os.W_OK):
+        return None
+    try:
+        return open_run(run.location, mode="r+")
+    except (OSError, ValueError):
+        return None
+
+
+def _parse_kind(kind: str) -> str:
+    if not isinstance(kind, str):
+        raise invalid_parameter("kind", "fingerprint", f"one of {list(FINGERPRINT_KINDS)}", kind)
+    name = _ALIASES.get(kind.lower().replace("_", "-"), kind.lower().replace("_", "-"))
+    if name not in FINGERPRINT_KINDS:
+        raise invalid_parameter("kind", "fingerprint", f"one of {list(FINGERPRINT_KINDS)}", kind)
+    return name
+
+
+def _parse_samples(run: Run, samples: Any, owner: str) -> np.ndarray:
+    if samples is None:
+        return np.arange(run.n_samples, dtype=np.int64)
+    if isinstance(samples, slice):
+        return np.arange(run.n_samples, dtype=np.int64)[samples]
+    ids = np.asarray(samples)
+    if ids.dtype == bool:
+        if ids.shape != (run.n_samples,):
+            raise invalid_parameter(
+                "samples", owner, f"a boolean mask of length {run.n_samples}", ids.shape
+            )
+        ids = np.flatnonzero(ids)
+    ids = run.check_ids(
+        ids.reshape(-1) if ids.ndim != 1 else ids, owner=f"the selection of {owner}"
+    )
+    if ids.size == 0:
+        raise UnknownSampleError(f"The 'samples' selection of {owner} is empty.")
+    if np.unique(ids).size != ids.size:
+        raise invalid_parameter("samples", owner, "unique sample ids", "duplicates")
+    return ids
+
+
+def _parse_layer(run: Run, layer: str | None, owner: str) -> str:
+    name = layer or run.output_layer
+    run.layer_dim(name)  # raises LayerNotFoundError listing the available layers
+    return name
+
+
+def _parse_k(k: Any, n: int, owner: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n - 1:
+        raise invalid_parameter("k", owner, f"an int in [1, {n - 1}] (selection size - 1)", k)
+    return int(k)
+
+
+def _complete_snapshots(run: Run, owner: str, minimum: int = 2) -> np.ndarray:
+    snaps = run.complete_snapshots
+    if snaps.size < minimum:
+        raise NotEnoughSnapshotsError(
+            f"{owner} needs at least {minimum} complete snapshots; the run at "
+            f"{run.location!r} has {snaps.size} (of {run.n_snapshots} written)."
+        )
+    return snaps
+
+
+def _selection_token(ids: np.ndarray, n: int) -> str:
+    if ids.size == n and np.array_equal(ids, np.arange(n)):
+        return "all"
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest()[:20]
+
+
+def _epoch_label(epoch: Any, t: int) -> str:
+    return str(epoch) if epoch is not None else f"#{t}"
+
+
+def _report(progress: Progress | None, done: int, total: int, what: str) -> None:
+    if progress is not None:
+        progress(done, total, what)
+
+
+# --------------------------------------------------------------------------- neighbours
+@dataclass(frozen=True, eq=False)
+class NeighbourStack:
+    """k nearest neighbours of a selection at every complete snapshot.
+
+    ``indices[t, i]`` are *positions within* ``ids`` (not sample ids) of the k nearest
+    other selected samples to ``ids[i]`` at snapshot ``snapshots[t]``; ``ids[indices]``
+    converts them to sample ids.
+    """
+
+    ids: np.ndarray
+    snapshots: np.ndarray
+    indices: np.ndarray
+    distances: np.ndarray
+    params: Mapping[str, Any]
+
+    def neighbour_ids(self, t: int) -> np.ndarray:
+        return self.ids[self.indices[t]]
+
+    def overlaps(self) -> np.ndarray:
+        """``o_t(i)`` for every consecutive pair of snapshots, shape (T-1, n)."""
+        return (
+            np.stack(
+                [
+                    neighbour_overlap(self.indices[t], self.indices[t + 1])
+                    for t in range(self.indices.shape[0] - 1)
+                ]
+            )
+            if self.indices.shape[0] > 1
+            else np.zeros((0, self.ids.size))
+        )
+
+
+def neighbours(
+    run: Run | str | os.PathLike[str],
+    *,
+    k: int = 10,
+    layer: str | None = None,
+    samples: Any = None,
+    metric: str = "euclidean",
+    backend: str = "exact",
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> NeighbourStack:
+    """The k nearest neighbours of the selection at every complete snapshot.
+
+    Exact by default (ties by smaller distance, then smaller id). ``backend`` names a
+    backend of :func:`reprdynamics.analysis.neighbours.get_backend` (``"exact"``,
+    ``"faiss"``, ``"auto"``; approximate ones only when asked for, with their recall in
+    ``params["recall"]``). Computed one snapshot at a time and cached in the run.
+    """
+    owner = "neighbours"
+    run = _as_run(run)
+    layer = _parse_layer(run, layer, owner)
+    ids = _parse_samples(run, samples, owner)
+    k = _parse_k(k, ids.size, owner)
+    if metric not in ("euclidean", "cosine"):
+        raise invalid_parameter("metric", owner, "'euclidean' or 'cosine'", metric)
+    snaps = _complete_snapshots(run, owner, minimum=1)
+    params = {
+        "layer": layer,
+        "k": k,
+        "metric": metric,
+        "backend": backend if isinstance(backend, str) else type(backend).__name__,
+        "samples": _selection_token(ids, run.n_samples),
+    }
+    if use_cache:
+        cached = run.cache_get("neighbours", params)
+        if cached is not None:
+            return NeighbourStack(
+                ids,
+                cached["snapshots"],
+                cached["indices"],
+                cached["distances"],
+                {**params, "cached": True},
+            )
+    indices = np.empty((snaps.size, ids.size, k), dtype=np.int32)
+    distances = np.empty((snaps.size, ids.size, k), dtype=np.float32)
+    recalls = []
+    for pos, t in enumerate(snaps):
+        X = run.read(layer, int(t), None if params["samples"] == "all" else ids)
+        result = k_nearest_neighbours(X, k, metric=metric, backend=backend)
+        indices[pos] = result.indices
+        distances[pos] = result.distances
+        if result.recall is not None:
+            recalls.append(result.recall)
+        _report(progress, pos + 1, snaps.size, f"neighbours of snapshot {int(t)}")
+    out_params = {**params, "cached": False}
+    if recalls:
+        out_params["recall"] = float(np.mean(recalls))
+    if use_cache:
+        target = _cache_target(run)
+        if target is not None:
+            target.cache_put(
+                "neighbours",
+                params,
+                {"snapshots": snaps, "indices": indices, "distances": distances},
+            )
+    return NeighbourStack(ids, snaps, indices, distances, out_params)
+
+
+# --------------------------------------------------------------------------- fingerprints
+@dataclass(frozen=True, eq=False)
+class Fingerprint:
+    """A training fingerprint: distances between the snapshots (or transitions) of a run.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`FINGERPRINT_KINDS`.
+    matrix : ndarray (M, M)
+        Symmetric distances with a zero diagonal.
+    snapshots : ndarray (M,)
+        Run snapshot index of each row: the snapshot itself, or for transition kinds the
+        snapshot the transition starts from (it ends at the next complete snapshot).
+    labels : list of str
+        Row labels by epoch: ``"3"`` or, for transitions, ``"3→4"``.
+    transition : bool
+        Whether rows are transitions between consecutive complete snapshots.
+    params : dict
+        The parameters the fingerprint was computed with.
+    overlaps : ndarray (M, n) or None
+        Per-sample neighbour overlaps (neighbour-transition only).
+    """
+
+    kind: str
+    matrix: np.ndarray
+    snapshots: np.ndarray
+    labels: list[str]
+    transition: bool
+    params: Mapping[str, Any] = field(default_factory=dict)
+    overlaps: np.ndarray | None = None
+
+    @property
+    def epochs(self) -> list[str]:
+        return self.labels
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "matrix": self.matrix.tolist(),
+            "snapshots": self.snapshots.tolist(),
+            "labels": list(self.labels),
+            "transition": self.transition,
+            "params": dict(self.params),
+        }
+
+
+def fingerprint(
+    run: Run | str | os.PathLike[str],
+    kind: str = "neighbour-transition",
+    *,
+    k: int = 10,
+    layer: str | None = None,
+    samples: Any = None,
+    metric: str = "euclidean",
+    backend: str = "exact",
+    debiased: bool = False,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> Fingerprint:
+    """Compute a training fingerprint of a run (DESIGN section 2).
+
+    Parameters
+    ----------
+    kind
+        ``"neighbour-transition"`` (default: per-sample change of the k-neighbourhoods
+        between consecutive snapshots), ``"neighbour-state"`` (1 - mean Jaccard of
+        neighbourhoods), ``"class-transition"`` (NNTF), ``"disagreement"`` (fraction of
+        predictions that differ) or ``"cka"`` (1 - linear CKA; ``debiased=True`` for the
+        debiased estimator).
+    k, metric, backend
+        Neighbour parameters (neighbour kinds only).
+    layer
+        The layer whose representations are compared (default: the output layer). The
+        prediction kinds always use the stored predictions of the output layer.
+    samples
+        Sample ids (or a boolean mask) of the selection; default all.
+
+    Only complete snapshots are used. The result is cached in the run, keyed by the
+    parameters and the run's state.
+
+    Examples
+    --------
+    >>> import reprdynamics as rd
+    >>> fp = rd.fingerprint(rd.sample_run_path(), "class-transition")
+    >>> bool((fp.matrix == fp.matrix.T).all())
+    True
+    """
+    owner = "fingerprint"
+    name = _parse_kind(kind)
+    run = _as_run(run)
+    ids = _parse_samples(run, samples, owner)
+    if name in _NEEDS_PREDICTIONS:
+        if run.kind == "features":
+            raise InvalidParameterError(
+                f"The {name!r} fingerprint compares predictions, but the run records "
+                f"features (kind='features'), which have no predictions."
+            )
+        layer_used = run.output_layer
+    else:
+        layer_used = _parse_layer(run, layer, owner)
+    if name in _NEEDS_NEIGHBOURS:
+        k = _parse_k(k, ids.size, owner)
+    snaps = _complete_snapshots(run, f"The {name!r} fingerprint", minimum=2)
+    params: dict[str, Any] = {
+        "kind": name,
+        "layer": layer_used,
+        "samples": _selection_token(ids, run.n_samples),
+    }
+    if name in _NEEDS_NEIGHBOURS:
+        params.update(k=k, metric=metric, backend=backend)
+    if name == "cka":
+        params["debiased"] = bool(debiased)
+    transition = FINGERPRINT_KINDS[name]
+    if use_cache:
+        cached = run.cache_get("fingerprint", params)
+        if cached is not None:
+            return _fingerprint_from(run, name, cached, transition, {**params, "cached": True})
+
+    arrays: dict[str, np.ndarray] = {}
+    subset = None if params["samples"] == "all" else ids
+    if name in _NEEDS_NEIGHBOURS:
+        stack = neighbours(
+            run,
+            k=k,
+            layer=layer_used,
+            samples=ids,
+            metric=metric,
+            backend=backend,
+            use_cache=use_cache,
+            progress=progress,
+        )
+        if name == "neighbour-transition":
+            overlaps = stack.overlaps()
+            arrays["matrix"] = neighbour_transition_fingerprint(overlaps)
+            arrays["overlaps"] = overlaps.astype(np.float32)
+        else:
+            arrays["matrix"] = neighbour_state_fingerprint(stack.indices)
+    elif name == "class-transition":
+        n_classes = _n_classes(run)
+        deltas = np.empty((snaps.size - 1, n_classes, n_classes), dtype=np.int64)
+        previous = run.predictions(int(snaps[0]), subset)
+        for pos in range(1, snaps.size):
+            current = run.predictions(int(snaps[pos]), subset)
+            deltas[pos - 1] = class_transition_matrix(previous, current, n_classes)
+            previous = current
+            _report(progress, pos, snaps.size - 1, "class transitions")
+        arrays["matrix"] = class_transition_fingerprint_from_matrices(deltas)
+        arrays["deltas"] = deltas
+    elif name == "disagreement":
+        preds = np.stack([run.predictions(int(t), subset) for t in snaps])
+        arrays["matrix"] = prediction_disagreement(preds)
+    else:  # cka
+        lazy = _LazySnapshots(run, layer_used, snaps, subset, progress)
+        similarity = linear_cka_matrix(lazy, debiased=bool(debiased))
+        matrix = 1.0 - similarity
+        np.fill_diagonal(matrix, 0.0)
+        arrays["matrix"] = matrix
+    rows = snaps[:-1] if transition else snaps
+    arrays["snapshots"] = rows
+    if use_cache:
+        target = _cache_target(run)
+        if target is not None:
+            target.cache_put("fingerprint", params, arrays)
+    return _fingerprint_from(run, name, arrays, transition, {**params, "cached": False})
+
+
+def _fingerprint_from(
+    run: Run,
+    name: str,
+    arrays: Mapping[str, np.ndarray],
+    transition: bool,
+    params: Mapping[str, Any],
+) -> Fingerprint:
+    rows = np.asarray(arrays["snapshots"], dtype=np.int64)
+    epochs = run.epochs
+    complete = run.complete_snapshots
+    if transition:
+        nxt = {int(a): int(b) for a, b in itertools.pairwise(complete)}
+        labels = [
+            f"{_epoch_label(epochs[t], t)}→{_epoch_label(epochs[nxt[int(t)]], nxt[int(t)])}"
+            for t in rows
+        ]
+    else:
+        labels = [_epoch_label(epochs[t], int(t)) for t in rows]
+    return Fingerprint(
+        kind=name,
+        matrix=np.asarray(arrays["matrix"], dtype=np.float64),
+        snapshots=rows,
+        labels=labels,
+        transition=transition,
+        params=dict(params),
+        overlaps=arrays.get("overlaps"),
+    )
+
+
+def _n_classes(run: Run) -> int:
+    n = run.n_classes
+    if n is None:
+        raise InvalidParameterError("The run records no class count (no labels or class names).")
+    # Predictions can name any output unit even when labels use fewer classes.
+    if run.kind in ("logits", "probabilities"):
+        n = max(n, run.layer_dim(run.output_layer))
+    return int(n)
+
+
+class _LazySnapshots(Sequence[np.ndarray]):
+    """Snapshots of one layer read on demand (so CKA can bound its memory)."""
+
+    def __init__(
+        self,
+        run: Run,
+        layer: str,
+        snaps: np.ndarray,
+        ids: np.ndarray | None,
+        progress: Progress | None,
+    ) -> None:
+        self._run, self._layer, self._snaps, self._ids = run, layer, snaps, ids
+        self._progress = progress
+        self._reads = 0
+
+    def __len__(self) -> int:
+        return int(self._snaps.size)
+
+    def __getitem__(self, t: int) -> np.ndarray:  # type: ignore[override]
+        self._reads += 1
+        _report(self._progress, self._reads, len(self), "snapshots read for CKA")
+        return self._run.read(self._layer, int(self._snaps[t]), self._ids)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for t in range(len(self)):
+            yield self[t]
+
+
+# --------------------------------------------------------------------------- RQA
+def rqa(
+    fp: Fingerprint | Any,
+    threshold: float | None = None,
+    *,
+    band: tuple[float, float] | None = None,
+    recurrence_rate: float | None = None,
+    l_min: int = 2,
+    v_min: int = 2,
+    theiler: int = 1,
+) -> RQAResult:
+    """Recurrence quantification of a fingerprint (or any distance / recurrence matrix).
+
+    Give ``threshold`` (R = [D <= threshold]) or ``band=(a, w)`` (R = [a <= D <= a + w]).
+    With neither, a distance matrix is thresholded so that 10% of the off-diagonal points
+    recur (``recurrence_rate`` changes that fraction) — the fixed-recurrence-rate choice of
+    Marwan et al. (2007), which makes runs comparable. A boolean matrix is used as is.
+    """
+    matrix = fp.matrix if isinstance(fp, Fingerprint) else np.asarray(fp)
+    if matrix.dtype == bool:
+        return _rqa(matrix, l_min=l_min, v_min=v_min, theiler=theiler)
+    if threshold is None and band is None:
+        rate = 0.1 if recurrence_rate is None else float(recurrence_rate)
+        if not 0.0 < rate <= 1.0:
+            raise invalid_parameter("recurrence_rate", "rqa", "a float in (0, 1]", recurrence_rate)
+        threshold = _threshold_for_rate(matrix, rate)
+    return _rqa(matrix, epsilon=threshold, band=band, l_min=l_min, v_min=v_min, theiler=theiler)
+
+
+def _threshold_for_rate(matrix: np.ndarray, rate: float) -> float:
+    n = matrix.shape[0]
+    off = matrix[~np.eye(n, dtype=bool)] if n > 1 else matrix.reshape(-1)
+    off = off[np.isfinite(off)]
+    if off.size == 0:
+        return 0.0
+    return float(np.quantile(off, rate))
+
+
+def phase_changes_of(fp: Fingerprint, *, width: int = 3, z: float = 1.0) -> list[dict[str, Any]]:
+    """Phase changes of a fingerprint as plain records (between which rows, score)."""
+    changes: PhaseChanges = phase_changes(fp.matrix, width=width, z=z)
+    out = []
+    for b, score in zip(changes.boundaries, changes.scores, strict=True):
+        out.append(
+            {
+                "between": [fp.labels[int(b)], fp.labels[int(b) + 1]],
+                "snapshots": [int(fp.snapshots[int(b)]), int(fp.snapshots[int(b) + 1])],
+                "score": float(score),
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- per-sample
+@dataclass(frozen=True, eq=False)
+class SampleTable:
+    """Per-sample dynamics of a run's selection: one row per sample id."""
+
+    ids: np.ndarray
+    dynamics: SampleDynamics
+    snapshots: np.ndarray
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def columns(self) -> list[str]:
+        return self.dynamics.columns()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name == "id":
+            return self.ids
+        if name in self.extras:
+            return self.extras[name]
+        return self.dynamics.column(name)
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def to_csv(self, path_or_buffer: Any) -> None:
+        """Write the table as CSV (header ``id,label,...``)."""
+        self.dynamics.to_csv(path_or_buffer, ids=self.ids)
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {"id": self.ids, **self.dynamics.to_dict()}
+
+    def suspected_mislabeled(self, top_k: int = 20) -> np.ndarray:
+        """Sample ids most likely mislabeled: lowest area under the margin first."""
+        from reprdynamics.analysis.dynamics import mislabel_ranking
+
+        order = mislabel_ranking(self.dynamics, top_k=top_k)
+        return self.ids[order]
+
+    def most_changed(self, top_k: int = 20) -> np.ndarray:
+        """Sample ids whose neighbourhoods changed most (lowest neighbour stability)."""
+        stability = self.dynamics.neighbour_stability
+        if stability is None:
+            raise InvalidParameterError(
+                "most_changed needs neighbour stability; compute the table with neighbour_k."
+            )
+        order = np.argsort(np.where(np.isnan(stability), np.inf, stability), kind="stable")
+        return self.ids[order[:top_k]]
+
+
+def sample_dynamics(
+    run: Run | str | os.PathLike[str],
+    *,
+    samples: Any = None,
+    neighbour_k: int | None = 10,
+    neighbour_layer: str | None = None,
+    metric: str = "euclidean",
+    backend: str = "exact",
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> SampleTable:
+    """Per-sample dynamics of a run (DESIGN section 2), one snapshot at a time.
+
+    Entropy per snapshot, cartography (confidence, variability, correctness), forgetting
+    events and ``never_learned``, AUM, first-learned snapshot (these need labels and an
+    output layer of logits or probabilities), and neighbour stability (mean overlap of the
+    ``neighbour_k`` neighbourhoods in ``neighbour_layer``; ``neighbour_k=None`` skips it).
+    """
+    owner = "sample_dynamics"
+    run = _as_run(run)
+    ids = _parse_samples(run, samples, owner)
+    snaps = _complete_snapshots(run, "sample_dynamics", minimum=1)
+    subset = None if ids.size == run.n_samples and np.array_equal(ids, np.arange(ids.size)) else ids
+    labels = run.labels
+    kind = run.kind
+    acc = DynamicsAccumulator(labels[ids] if labels is not None else None, kind=kind)
+    overlaps = None
+    if neighbour_k is not None and ids.size > 1 and snaps.size > 1:
+        k = _parse_k(neighbour_k, ids.size, owner)
+        stack = neighbours(
+            run,
+            k=k,
+            layer=neighbour_layer,
+            samples=ids,
+            metric=metric,
+            backend=backend,
+            use_cache=use_cache,
+            progress=progress,
+        )
+        overlaps = stack.overlaps()
+    for pos, t in enumerate(snaps):
+        values = None if kind == "features" else run.read(run.output_layer, int(t), subset)
+        acc.update(values, overlap=None if overlaps is None or pos == 0 else overlaps[pos - 1])
+        _report(progress, pos + 1, snaps.size, "per-sample dynamics")
+    extras = {}
+    for name in ("label_flipped", "clean_labels"):
+        if name in run.extras:
+            extras[name] = run.extra(name)[ids]
+    return SampleTable(ids=ids, dynamics=acc.result(), snapshots=snaps, extras=extras)
+
+
+def require_labels(run: Run, measure: str) -> np.ndarray:
+    labels = run.labels
+    if labels is None or not (labels >= 0).any():
+        raise LabelsRequiredError(
+            f"{measure} needs labels, and the run at {run.location!r} has none."
+        )
+    return labels
+
+
+# --------------------------------------------------------------------------- projection
+@dataclass(frozen=True, eq=False)
+class ProjectionOverTime:
+    """2-D positions of the selection at every complete snapshot, one PCA for all."""
+
+    ids: np.ndarray
+    snapshots: np.ndarray
+    coords: np.ndarray  # (T, n, 2) float32
+    explained_variance_ratio: np.ndarray
+    layer: str
+
+
+def projection(
+    run: Run | str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    samples: Any = None,
+    max_fit_rows: int = 20_000,
+    seed: int = 0,
+    use_cache: bool = True,
+) -> ProjectionOverTime:
+    """One 2-D PCA fitted on all complete snapshots (subsampled) and applied to each."""
+    owner = "projection"
+    run = _as_run(run)
+    layer = _parse_layer(run, layer, owner)
+    ids = _parse_samples(run, samples, owner)
+    snaps = _complete_snapshots(run, owner, minimum=1)
+    if run.layer_dim(layer) < 2:
+        raise InvalidParameterError(f"Layer {layer!r} has one dimension; nothing to project.")
+    params = {
+        "layer": layer,
+        "samples": _selection_token(ids, run.n_samples),
+        "max_fit_rows": max_fit_rows,
+        "seed": seed,
+    }
+    if use_cache:
+        cached = run.cache_get("projection", params)
+        if cached is not None:
+            return ProjectionOverTime(
+                ids, cached["snapshots"], cached["coords"], cached["ratio"], layer
+            )
+    subset = None if params["samples"] == "all" else ids
+    lazy = _LazySnapshots(run, layer, snaps, subset, None)
+    fitted = fit_projection(lazy, 2, max_fit_rows=max_fit_rows, seed=seed)
+    coords = np.empty((snaps.size, ids.size, 2), dtype=np.float32)
+    for pos in range(snaps.size):
+        coords[pos] = fitted.transform(lazy[pos])
+    ratio = np.asarray(fitted.explained_variance_ratio_, dtype=np.float64)
+    if use_cache:
+        target = _cache_target(run)
+        if target is not None:
+            target.cache_put(
+                "projection", params, {"snapshots": snaps, "coords": coords, "ratio": ratio}
+            )
+    return ProjectionOverTime(ids, snaps, coords, ratio, layer)
+
+
+def list_runs(root: str | os.PathLike[str]) -> list[Path]:
+    """Runs directly in ``root`` (or ``root`` itself when it is a run), sorted by name."""
+    from reprdynamics.storage.run import is_run
+
+    base = Path(root)
+    if is_run(base):
+        return [base]
+    if not base.is_dir():
+        raise FileNotFoundError(f"{str(base)!r} is neither a run nor a directory of runs.")
+    return sorted(p for p in base.iterdir() if p.is_dir() and is_run(p))

@@ -1,0 +1,522 @@
+"""The command line: ``reprdynamics info | demo | import-legacy | analyse | serve``.
+
+Every command validates its arguments and reports problems as one clear line (exit code
+2 for bad usage, 1 for a failure), never a traceback, unless ``REPRDYNAMICS_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from reprdynamics.errors import ReprDynamicsError
+
+__all__ = ["legacy_main", "main"]
+
+
+def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our errors (and missing files) into one-line messages instead of tracebacks."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ReprDynamicsError, FileNotFoundError, PermissionError, ValueError) as exc:
+            if os.environ.get("REPRDYNAMICS_DEBUG"):
+                raise
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _describe(run: Any) -> dict[str, Any]:
+    """Everything `info` prints, as plain data (also the `--json` output)."""
+    complete = run.complete
+    labels = run.labels
+    facts: dict[str, Any] = {
+        "location": run.location,
+        "format_version": run.attrs.get("format_version"),
+        "created": run.created,
+        "kind": run.kind,
+        "n_snapshots": run.n_snapshots,
+        "n_samples": run.n_samples,
+        "layers": {
+            name: {
+                "dim": run.layer_dim(name),
+                "dtype": str(run.layer_dtype(name)),
+                "kind": run.layer_kind(name),
+            }
+            for name in run.layers
+        },
+        "epochs": run.epochs,
+        "metrics": {
+            name: [None if v != v else round(float(v), 6) for v in run.metric(name)]
+            for name in run.metric_names
+        },
+        "complete": [bool(c) for c in complete],
+        "n_complete": int(complete.sum()),
+        "labels": None,
+        "class_names": run.class_names,
+        "inputs": list(run.inputs_shape) if run.inputs_shape else None,
+        "extras": run.extras,
+        "metadata": run.metadata,
+    }
+    if labels is not None:
+        known = labels[labels >= 0]
+        classes, counts_ = np.unique(known, return_counts=True)
+        counts = {int(c): int(n) for c, n in zip(classes, counts_, strict=True)}
+        facts["labels"] = {
+            "n_known": int(known.size),
+            "n_unknown": int((labels < 0).sum()),
+            "per_class": counts,
+        }
+    return facts
+
+
+def _print_info(facts: dict[str, Any]) -> None:
+    echo = click.echo
+    echo(f"Run        {facts['location']}")
+    echo(f"Format     reprdynamics v{facts['format_version']}, created {facts['created']}")
+    echo(f"Snapshots  T = {facts['n_snapshots']} ({facts['n_complete']} complete)")
+    echo(f"Samples    N = {facts['n_samples']}")
+    echo(f"Kind       {facts['kind']}")
+    for name, layer in facts["layers"].items():
+        echo(f"Layer      {name}: D = {layer['dim']} ({layer['dtype']}, {layer['kind']})")
+    epochs = facts["epochs"]
+    if epochs:
+        shown = epochs if len(epochs) <= 12 else [*epochs[:5], "...", *epochs[-5:]]
+        echo(f"Epochs     {', '.join(str(e) for e in shown)}")
+    for name, values in facts["metrics"].items():
+        finite = [v for v in values if v is not None]
+        if finite:
+            echo(
+                f"Metric     {name}: first {finite[0]:.4g}, last {finite[-1]:.4g}, "
+                f"min {min(finite):.4g}, max {max(finite):.4g}"
+            )
+    labels = facts["labels"]
+    if labels is None:
+        echo("Labels     none")
+    else:
+        echo(
+            f"Labels     {labels['n_known']} known, {labels['n_unknown']} unknown, "
+            f"{len(labels['per_class'])} classes"
+        )
+    if facts["class_names"]:
+        echo(f"Classes    {', '.join(facts['class_names'])}")
+    echo(f"Inputs     {'x'.join(map(str, facts['inputs'])) if facts['inputs'] else 'none'}")
+    incomplete = [i for i, c in enumerate(facts["complete"]) if not c]
+    echo(f"Complete   {'all' if not incomplete else 'all but ' + ', '.join(map(str, incomplete))}")
+    if facts["extras"]:
+        echo(f"Extras     {', '.join(facts['extras'])}")
+    if facts["metadata"]:
+        echo(f"Metadata   {json.dumps(facts['metadata'], sort_keys=True)}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reprdynamics")
+def main() -> None:
+    """ReprDynamics: how a classification network's view of its data changes in training."""
+
+
+@main.command()
+@click.argument("run", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_friendly_errors
+def info(run: str | None, as_json: bool) -> None:
+    """Describe RUN (default: the bundled sample run)."""
+    from reprdynamics.storage import open_run
+
+    if run is None:
+        from reprdynamics.sample import sample_run_path
+
+        run = str(sample_run_path())
+    facts = _describe(open_run(run))
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+    else:
+        _print_info(facts)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="runs/demo",
+    show_default=True,
+    help="Where to write the run.",
+)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=15, show_default=True)
+@click.option(
+    "--label-noise",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Fraction of training labels to flip (known truth).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--overwrite/--no-overwrite",
+    default=True,
+    show_default=True,
+    help="Replace an existing run at --out.",
+)
+@click.option("--no-serve", is_flag=True, help="Only record the run; do not start the dashboard.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@_friendly_errors
+def demo(
+    out: str, epochs: int, label_noise: float, seed: int, overwrite: bool, no_serve: bool, port: int
+) -> None:
+    """Train a small CNN on scikit-learn's digits images and record a run."""
+    from reprdynamics.demo import run_demo
+
+    path = run_demo(
+        out,
+        epochs=epochs,
+        label_noise=label_noise,
+        seed=seed,
+        overwrite=overwrite,
+        progress=click.echo,
+    )
+    click.echo(f"Recorded run: {path}")
+    if no_serve:
+        click.echo(f"Inspect it with: reprdynamics info {path}")
+        return
+    _serve_or_explain(str(path), host="127.0.0.1", port=port, open_browser=False)
+
+
+def _serve_or_explain(target: str, *, host: str, port: int, open_browser: bool) -> None:
+    try:
+        from reprdynamics.server.app import serve as serve_app
+    except ImportError:
+        click.echo(
+            "The dashboard is not part of this release yet. The run is ready for analysis:\n"
+            f"  reprdynamics info {target}\n"
+            f"  reprdynamics analyse {target}"
+        )
+        return
+    serve_app(target, host=host, port=port, open_browser=open_browser)
+
+
+class _Progress:
+    """A one-line progress bar on stderr (only where stderr is a terminal, or when forced)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = ""
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what}"
+        click.echo(line.ljust(len(self._last)), nl=False, err=True)
+        self._last = line
+        if done >= total:
+            click.echo("", err=True)
+            self._last = ""
+
+
+_RQA_COLUMNS = ("rr", "det", "l_mean", "l_max", "entr", "lam", "tt", "v_max")
+
+
+def _analyse_run(
+    run: Any, kinds: list[str], k: int, layer: str | None, top: int, progress: Any
+) -> dict[str, Any]:
+    """Everything `analyse` reports for one run, as plain data."""
+    from reprdynamics.analysis import api
+    from reprdynamics.analysis.recurrence import nntf_band_sweep
+
+    report: dict[str, Any] = {
+        "run": run.location,
+        "n_snapshots": run.n_snapshots,
+        "n_samples": run.n_samples,
+        "n_complete": int(run.complete.sum()),
+        "metadata": run.metadata,
+        "fingerprints": {},
+    }
+    accuracy = run.metric("accuracy")
+    if accuracy.size and np.isfinite(accuracy).any():
+        report["final_accuracy"] = float(accuracy[np.isfinite(accuracy)][-1])
+    for kind in kinds:
+        if kind in ("class-transition", "disagreement") and run.kind == "features":
+            continue
+        fp = api.fingerprint(run, kind, k=k, layer=layer, progress=progress)
+        rqa = api.rqa(fp)
+        sweep = nntf_band_sweep(np.clip(fp.matrix, 0.0, 1.0))
+        report["fingerprints"][kind] = {
+            "labels": fp.labels,
+            "matrix": fp.matrix.round(6).tolist(),
+            "rqa": rqa.to_dict(),
+            "nntf": {
+                "laminarity": sweep.best_laminarity,
+                "laminarity_band": sweep.best_laminarity_start,
+                "entropy": sweep.best_entropy,
+                "entropy_band": sweep.best_entropy_start,
+            },
+            "phase_changes": api.phase_changes_of(fp),
+        }
+    if run.kind != "features" or run.n_samples > k:
+        table = api.sample_dynamics(
+            run,
+            neighbour_k=k if run.n_samples > k else None,
+            neighbour_layer=layer,
+            progress=progress,
+        )
+        labels = run.labels
+        samples: dict[str, Any] = {}
+        if table.dynamics.neighbour_stability is not None:
+            ids = table.most_changed(top)
+            samples["most_changed"] = [
+                {
+                    "id": int(i),
+                    "label": None if labels is None else int(labels[i]),
+                    "neighbour_stability": float(table["neighbour_stability"][i]),
+                }
+                for i in ids
+            ]
+        if table.dynamics.aum is not None:
+            ids = table.suspected_mislabeled(top)
+            samples["suspected_mislabeled"] = [
+                {
+                    "id": int(i),
+                    "label": int(labels[i]),
+                    "prediction": int(table["prediction"][i]),
+                    "aum": float(table["aum"][i]),
+                }
+                for i in ids
+            ]
+            if "label_flipped" in table.extras:
+                flipped = table.extras["label_flipped"].astype(bool)
+                n_flipped = int(flipped.sum())
+                if n_flipped:
+                    ranked = table.suspected_mislabeled(n_flipped)
+                    samples["label_noise_check"] = {
+                        "flipped": n_flipped,
+                        "precision_at_flipped": float(flipped[ranked].mean()),
+                        "chance": n_flipped / flipped.size,
+                    }
+            samples["never_learned"] = int(table["never_learned"].sum())
+        report["samples"] = samples
+    return report
+
+
+def _print_analysis(report: dict[str, Any]) -> None:
+    echo = click.echo
+    echo(
+        f"Run {report['run']}: T = {report['n_snapshots']} ({report['n_complete']} complete), "
+        f"N = {report['n_samples']}"
+    )
+    header = f"{'fingerprint':<22}" + "".join(f"{c:>8}" for c in _RQA_COLUMNS) + f"{'eps':>8}"
+    echo("\nRecurrence quantification (threshold: 10% recurrence rate, Theiler window 1)")
+    echo(header)
+    for kind, fp in report["fingerprints"].items():
+        r = fp["rqa"]
+        cells = "".join(
+            f"{r[c]:>8.3f}" if isinstance(r[c], float) else f"{r[c]:>8}" for c in _RQA_COLUMNS
+        )
+        echo(f"{kind:<22}{cells}{r['epsilon']:>8.3f}")
+    echo("\nNNTF band sweep (best laminarity / entropy over bands of width 0.05)")
+    for kind, fp in report["fingerprints"].items():
+        n = fp["nntf"]
+        echo(
+            f"  {kind:<22} LAM {n['laminarity']:.3f} (band {n['laminarity_band']:.2f})   "
+            f"ENTR {n['entropy']:.3f} (band {n['entropy_band']:.2f})"
+        )
+    echo("\nPhase changes")
+    for kind, fp in report["fingerprints"].items():
+        changes = fp["phase_changes"]
+        text = (
+            ", ".join(f"{c['between'][0]} | {c['between'][1]} ({c['score']:.3f})" for c in changes)
+            or "none stands out"
+        )
+        echo(f"  {kind:<22} {text}")
+    samples = report.get("samples", {})
+    if "most_changed" in samples:
+        echo("\nSamples whose neighbourhoods changed most (lowest neighbour stability)")
+        echo(
+            "  "
+            + ", ".join(
+                f"{s['id']} (label {s['label']}, {s['neighbour_stability']:.2f})"
+                for s in samples["most_changed"]
+            )
+        )
+    if "suspected_mislabeled" in samples:
+        echo("\nSuspected mislabeled samples (lowest area under the margin)")
+        echo(
+            "  "
+            + ", ".join(
+                f"{s['id']} (label {s['label']}, predicted {s['prediction']}, AUM {s['aum']:.2f})"
+                for s in samples["suspected_mislabeled"]
+            )
+        )
+        echo(f"  never learned: {samples['never_learned']} samples")
+    if "label_noise_check" in samples:
+        c = samples["label_noise_check"]
+        echo(
+            f"  known flipped labels: {c['flipped']}; precision of the AUM ranking at "
+            f"{c['flipped']}: {c['precision_at_flipped']:.2f} (chance {c['chance']:.2f})"
+        )
+
+
+def _print_comparison(reports: list[dict[str, Any]], kinds: list[str]) -> None:
+    echo = click.echo
+    keys = ("lr", "learning_rate", "momentum", "weight_decay")
+    shown = [k for k in keys if any(k in r["metadata"] for r in reports)]
+    head = f"{'run':<24}" + "".join(f"{k[:10]:>11}" for k in shown) + f"{'acc':>7}"
+    for kind in kinds:
+        short = kind.replace("neighbour-", "n-").replace("class-transition", "class")[:12]
+        head += f"{short + ' LAM':>17}{'ENTR':>7}{'DET':>7}"
+    echo(head)
+    for r in reports:
+        line = f"{Path(r['run']).name[:23]:<24}"
+        line += "".join(f"{r['metadata'].get(k, ''):>11}" for k in shown)
+        acc = r.get("final_accuracy")
+        line += f"{acc:>7.3f}" if acc is not None else f"{'':>7}"
+        for kind in kinds:
+            fp = r["fingerprints"].get(kind)
+            if fp is None:
+                line += f"{'-':>17}{'-':>7}{'-':>7}"
+                continue
+            nntf, rqa = fp["nntf"], fp["rqa"]
+            line += f"{nntf['laminarity']:>17.3f}{rqa['entr']:>7.3f}{rqa['det']:>7.3f}"
+        echo(line)
+    echo("\nLAM: NNTF best-band laminarity; ENTR, DET: RQA at a 10% recurrence rate.")
+
+
+@main.command()
+@click.argument("run_or_root", required=False)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(
+        ["neighbour-transition", "neighbour-state", "class-transition", "disagreement", "cka"]
+    ),
+    help="Fingerprint(s) to compute (repeatable; default all that apply).",
+)
+@click.option(
+    "--k", type=click.IntRange(1), default=10, show_default=True, help="Neighbours per sample."
+)
+@click.option("--layer", default=None, help="Layer for neighbour and CKA fingerprints.")
+@click.option(
+    "--top", type=click.IntRange(1), default=10, show_default=True, help="How many samples to list."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@_friendly_errors
+def analyse(
+    run_or_root: str | None,
+    kinds: tuple[str, ...],
+    k: int,
+    layer: str | None,
+    top: int,
+    as_json: bool,
+    progress: bool | None,
+) -> None:
+    """Fingerprints, RQA, phase changes and notable samples of a run or a directory of runs.
+
+    Without an argument it analyses the bundled sample run.
+    """
+    from reprdynamics.analysis.api import list_runs
+    from reprdynamics.storage import is_run, open_run
+
+    if run_or_root is None:
+        from reprdynamics.sample import sample_run_path
+
+        run_or_root = str(sample_run_path())
+    selected = list(kinds) or [
+        "neighbour-transition",
+        "neighbour-state",
+        "class-transition",
+        "disagreement",
+        "cka",
+    ]
+    bar = _Progress(sys.stderr.isatty() if progress is None else progress)
+    if is_run(run_or_root):
+        report = _analyse_run(open_run(run_or_root), selected, k, layer, top, bar)
+        click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
+        return
+    paths = list_runs(run_or_root)
+    if not paths:
+        raise click.ClickException(f"No ReprDynamics runs in {run_or_root!r}.")
+    reports = [_analyse_run(open_run(p), selected, k, layer, top, bar) for p in paths]
+    if as_json:
+        click.echo(json.dumps({"runs": reports}, indent=2))
+    else:
+        _print_comparison(reports, selected)
+
+
+@main.command("import-legacy")
+@click.argument("old_dir", type=click.Path(exists=True))
+@click.argument("new_run", type=click.Path())
+@click.option("--epochs", help="Comma-separated epoch of each snapshot (default 0..T-1).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run at NEW_RUN.")
+@_friendly_errors
+def import_legacy_cmd(old_dir: str, new_run: str, epochs: str | None, overwrite: bool) -> None:
+    """Import a save directory of the original ReprDynamics (snapshots.json) as a run."""
+    from reprdynamics.storage.legacy import import_legacy
+
+    epoch_list = None
+    if epochs:
+        try:
+            epoch_list = [int(e) for e in epochs.split(",")]
+        except ValueError:
+            raise click.BadParameter(
+                "must be comma-separated integers", param_hint="--epochs"
+            ) from None
+    run = import_legacy(old_dir, new_run, epochs=epoch_list, overwrite=overwrite)
+    click.echo(f"Imported {run.n_snapshots} snapshots of {run.n_samples} samples into {new_run}")
+    _print_info(_describe(run))
+
+
+def legacy_main(argv: list[str] | None = None) -> None:
+    """``ReprDynamics --save_dir DIR [--port 5000]``: the original tool's command."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="ReprDynamics",
+        description="Legacy entry point of the original tool; see `reprdynamics --help`.",
+    )
+    parser.add_argument(
+        "--save_dir",
+        default=None,
+        help="A run, a root of runs, or a legacy "
+        "save directory (snapshots.json), imported on the fly into a cache.",
+    )
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    target = args.save_dir
+    try:
+        if target is not None:
+            from reprdynamics.storage.legacy import is_legacy_dir, open_legacy_cached
+
+            if is_legacy_dir(target):
+                run = open_legacy_cached(target)
+                print(f"{target} is a legacy save directory; imported it into {run.location}")
+                target = run.location
+        else:
+            from reprdynamics.sample import sample_run_path
+
+            target = str(sample_run_path())
+        _serve_or_explain(target, host=args.host, port=args.port, open_browser=False)
+    except (ReprDynamicsError, FileNotFoundError, ValueError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
