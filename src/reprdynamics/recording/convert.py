@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_numpy", "to_ids"]
+__all__ = ["to_ids", "to_numpy"]
 
 
 def to_numpy(value: Any) -> np.ndarray:
@@ -43,5 +43,8 @@ def to_ids(ids: Any) -> np.ndarray:
     """Sample ids as a 1-D int64 array (from a tensor, list, range or array)."""
     if isinstance(ids, range):
         return np.arange(ids.start, ids.stop, ids.step, dtype=np.int64)
-    arr = to_numpy(ids)
-    return np.asarray(arr).reshape(-1) if arr.ndim != 1 else arr
+    arr = np.asarray(to_numpy(ids))
+    if arr.size == 0:
+        # np.asarray([]) is float64, which NumPy refuses as an index.
+        return np.zeros(0, dtype=np.int64)
+    return arr.reshape(-1) if arr.ndim != 1 else arr

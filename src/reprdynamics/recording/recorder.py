@@ -8,9 +8,11 @@ Nothing is written per batch: the cost of a batch is one copy into the snapshot 
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,20 @@ def snapshot_step_size(num_epochs: int, num_snapshots: int) -> int:
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise invalid_parameter(name, "the snapshot schedule", "an int >= 1", value)
     return max(1, int(num_epochs) // int(num_snapshots))
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the user's line, not at this module.
+
+    A snapshot ends from ``end_snapshot``, ``store_batch``, ``close`` or ``__exit__``, so the
+    user's frame is a varying number of levels up.
+    """
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class _Buffer:
@@ -98,7 +114,7 @@ class Recorder:
     >>> path = tempfile.mkdtemp() + "/run"
     >>> with rd.Recorder(path, n_samples=4, labels=[0, 1, 0, 1]) as rec:
     ...     for epoch in range(2):
-    ...         rec.store_batch(np.random.randn(4, 2), ids=[0, 1, 2, 3], epoch=epoch)
+    ...         _ = rec.store_batch(np.random.randn(4, 2), ids=[0, 1, 2, 3], epoch=epoch)
     >>> rd.open_run(path).n_snapshots
     2
     """
@@ -166,8 +182,14 @@ class Recorder:
             )
         self.n_samples = self.run.n_samples
         self._dims: dict[str, int] = {n: self.run.layer_dim(n) for n in self.run.layers}
+        if self.run.layers:
+            # A resumed run keeps the storage dtype it was created with.
+            self.dtype = self.run.layer_dtype(self.run.layers[0])
         epochs = [e for e in self.run.epochs if e is not None]
         self._last_written_epoch: int | None = epochs[-1] if epochs else None
+        # The latest epoch handed to store_batch, recorded by the schedule or not.
+        self._current_epoch: int | None = self._last_written_epoch
+        self._timing_depth = 0
         self._buffer: _Buffer | None = None
         self._closed = False
         self._step = 0
@@ -213,11 +235,20 @@ class Recorder:
         bool
             False when the schedule skips this epoch (nothing stored).
         """
-        started = time.perf_counter()
-        try:
+        with self._timed():
             return self._store_batch(representation, ids, epoch, layer, step)
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        # store_batch may end a snapshot: count the nested time once.
+        started = time.perf_counter()
+        self._timing_depth += 1
+        try:
+            yield
         finally:
-            self.time_in_recorder += time.perf_counter() - started
+            self._timing_depth -= 1
+            if self._timing_depth == 0:
+                self.time_in_recorder += time.perf_counter() - started
 
     def _where(self, buffer: _Buffer | None = None) -> str:
         buf = buffer or self._buffer
@@ -234,16 +265,20 @@ class Recorder:
         layer = layer or self.run.output_layer
         if epoch is not None:
             epoch = int(epoch)
-            if not self.should_record(epoch):
-                return False
-            current = self._buffer.epoch if self._buffer is not None else self._last_written_epoch
+            current = self._current_epoch
             if current is not None and epoch < current:
                 raise RecordingError(
                     f"Epoch went backwards at {self._where()}: got epoch {epoch} after "
                     f"epoch {current}. Epochs passed to store_batch must not decrease."
                 )
-            if self._buffer is not None and self._buffer.epoch is not None and epoch != self._buffer.epoch:
+            self._current_epoch = epoch
+            # A new epoch ends the pending snapshot even when the schedule skips the new
+            # epoch, so a finished snapshot is on disk before the next epoch's work starts.
+            pending = self._buffer
+            if pending is not None and pending.epoch is not None and epoch != pending.epoch:
                 self.end_snapshot()
+            if not self.should_record(epoch):
+                return False
         if self._buffer is None:
             self._buffer = _Buffer(self.n_samples, epoch)
         buf = self._buffer
@@ -292,6 +327,15 @@ class Recorder:
                 f"{n_bad} row(s); the run keeps only finite values. (Training may have "
                 f"diverged; earlier snapshots are safe on disk.)"
             )
+        if self.dtype == np.float16 and values.dtype.kind in "fiu" and values.size:
+            # Beyond ±65504 float16 turns a finite value into inf; refuse rather than store it.
+            magnitude = np.abs(values.astype(np.float64, copy=False))
+            if (magnitude[np.isfinite(magnitude)] > np.finfo(np.float16).max).any():
+                raise RecordingError(
+                    f"The representation of layer {layer!r} at {where} holds values beyond "
+                    f"the float16 range (|x| > {np.finfo(np.float16).max:g}); record with "
+                    f"dtype='float32'."
+                )
         if dim is None:
             if self.run.n_snapshots > 0:
                 raise RecordingError(
@@ -314,15 +358,21 @@ class Recorder:
         epoch: int | None = None,
         step: int | None = None,
     ) -> bool:
-        """Write the snapshot being assembled, with optional metrics. False if empty."""
-        started = time.perf_counter()
-        try:
+        """Write the snapshot being assembled, with optional metrics. False if empty.
+
+        With nothing pending, ``metrics`` are added to the last written snapshot when it
+        belongs to the current epoch (or to ``epoch``, if given): metrics that arrive after
+        the snapshot already ended implicitly. Metrics of an epoch the schedule skipped are
+        dropped rather than attached to an earlier epoch's snapshot.
+        """
+        with self._timed():
             buf = self._buffer
             if buf is None or buf.n_batches == 0:
                 if metrics and self.run.n_snapshots:
-                    # Metrics that arrive after the implicit end of a snapshot (the epoch
-                    # changed first) belong to the snapshot just written.
-                    self.run.set_metrics(-1, metrics)
+                    last = self.run.epochs[-1]
+                    this = self._current_epoch if epoch is None else int(epoch)
+                    if this is None or last is None or this == last:
+                        self.run.set_metrics(-1, metrics)
                 return False
             missing_layers = set(self._dims) - set(buf.layers)
             if missing_layers:
@@ -338,7 +388,7 @@ class Recorder:
                     f"of {self.n_samples} samples never recorded; it is written with "
                     f"complete=False and NaN rows for them.",
                     IncompleteSnapshotWarning,
-                    stacklevel=3,
+                    stacklevel=_caller_stacklevel(),
                 )
             if epoch is not None:
                 buf.epoch = int(epoch)
@@ -348,12 +398,15 @@ class Recorder:
                 step=step if step is not None else self._step,
                 metrics=metrics,
                 recorded=recorded,
+                dtype=self.dtype,
             )
             self._last_written_epoch = buf.epoch
+            if buf.epoch is not None and (
+                self._current_epoch is None or buf.epoch > self._current_epoch
+            ):
+                self._current_epoch = buf.epoch
             self._buffer = None
             return True
-        finally:
-            self.time_in_recorder += time.perf_counter() - started
 
     def close(self) -> None:
         """End the current snapshot, if any, and refuse further batches."""
@@ -379,4 +432,7 @@ class Recorder:
 
     def __repr__(self) -> str:
         pending = self._buffer.n_batches if self._buffer else 0
-        return f"<Recorder {self.run.location!r}: {self.run.n_snapshots} snapshots, {pending} pending batches>"
+        return (
+            f"<Recorder {self.run.location!r}: {self.run.n_snapshots} snapshots, "
+            f"{pending} pending batches>"
+        )

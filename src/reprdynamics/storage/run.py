@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.errors import ContainsArrayError, ContainsGroupError
 
 from reprdynamics.errors import (
     CorruptRunError,
@@ -213,15 +214,22 @@ def create_run(
                 "inputs", "create_run", f"an array with {n_samples} rows", input_array.shape
             )
         if input_array.dtype.kind not in "uif" and input_array.dtype != np.bool_:
-            raise invalid_parameter(
-                "inputs", "create_run", "a numeric array", input_array.dtype
-            )
+            raise invalid_parameter("inputs", "create_run", "a numeric array", input_array.dtype)
     if class_names is None and label_array is not None and label_array.max(initial=-1) >= 0:
         class_names = [str(c) for c in range(int(label_array.max()) + 1)]
 
-    group = zarr.open_group(
-        location, mode="w" if overwrite else "w-", storage_options=_opts(location, storage_options)
-    )
+    try:
+        group = zarr.open_group(
+            location,
+            mode="w" if overwrite else "w-",
+            storage_options=_opts(location, storage_options),
+        )
+    except (FileExistsError, ContainsGroupError, ContainsArrayError) as exc:
+        # Remote stores are not checked above; zarr's "w-" refuses to write over data.
+        raise RunExistsError(
+            f"{'A ReprDynamics run' if is_run(location) else 'Zarr data'} already exists at "
+            f"{location!r}. Pass overwrite=True to replace it, or choose another location."
+        ) from exc
     attrs = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -299,7 +307,9 @@ def open_run(
             )
         raise RunNotFoundError(f"No ReprDynamics run at {location!r}.{hint}")
     try:
-        group = zarr.open_group(location, mode=mode, storage_options=_opts(location, storage_options))
+        group = zarr.open_group(
+            location, mode=mode, storage_options=_opts(location, storage_options)
+        )
     except FileNotFoundError as exc:
         raise RunNotFoundError(f"No ReprDynamics run at {location!r}.") from exc
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
@@ -332,7 +342,7 @@ class Run:
                 f"(its 'format' attribute is {attrs.get('format')!r})."
             )
         version = attrs.get("format_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise CorruptRunError(
                 f"The run at {self.location!r} has no valid 'format_version' attribute "
                 f"(got {version!r})."
@@ -349,7 +359,20 @@ class Run:
         for key in ("n_samples", "snapshots", "kind"):
             if key not in attrs:
                 raise CorruptRunError(f"The run at {self.location!r} lacks the {key!r} attribute.")
+        if not isinstance(attrs["snapshots"], list):
+            raise CorruptRunError(
+                f"The run at {self.location!r} has a 'snapshots' attribute that is not a list."
+            )
         n_snap = len(attrs["snapshots"])
+        if "representations" not in self._group:
+            raise CorruptRunError(
+                f"The run at {self.location!r} lacks the 'representations' group."
+            )
+        if n_snap and not self.layers:
+            raise CorruptRunError(
+                f"The run at {self.location!r} lists {n_snap} snapshots but holds no layer "
+                "arrays under 'representations'."
+            )
         for name in ("complete", "predictions"):
             if name not in self._group:
                 raise CorruptRunError(f"The run at {self.location!r} lacks the {name!r} array.")
@@ -430,13 +453,8 @@ class Run:
 
     def metric(self, name: str) -> np.ndarray:
         """One metric per snapshot as a float array (NaN where a snapshot lacks it)."""
-        return np.array(
-            [
-                np.nan if (s.get("metrics") or {}).get(name) is None else s["metrics"][name]
-                for s in self._attrs["snapshots"]
-            ],
-            dtype=float,
-        )
+        values = [(s.get("metrics") or {}).get(name) for s in self._attrs["snapshots"]]
+        return np.array([v if isinstance(v, int | float) else np.nan for v in values], dtype=float)
 
     @property
     def metric_names(self) -> list[str]:
@@ -456,6 +474,10 @@ class Run:
 
     @property
     def layers(self) -> list[str]:
+        if self.n_snapshots == 0:
+            # Arrays in a run without snapshots can only be left by a first append that was
+            # killed before its commit; they hold no committed data.
+            return []
         reps = self._group["representations"]
         names = sorted(reps.array_keys())
         out = self.output_layer
@@ -525,9 +547,8 @@ class Run:
 
     def extra(self, name: str) -> np.ndarray:
         if name not in self.extras:
-            raise KeyError(
-                f"The run has no extra array {name!r}. Available: {', '.join(self.extras) or 'none'}."
-            )
+            available = ", ".join(self.extras) or "none"
+            raise KeyError(f"The run has no extra array {name!r}. Available: {available}.")
         return np.asarray(self._group["extras"][name][:])
 
     # ------------------------------------------------------------------ reading
@@ -549,6 +570,10 @@ class Run:
 
     def _check_snapshot(self, t: int) -> int:
         n = self.n_snapshots
+        if n == 0:
+            raise InvalidParameterError(
+                f"The run at {self.location!r} has no snapshots yet; snapshot {t!r} cannot be read."
+            )
         if not isinstance(t, int | np.integer) or isinstance(t, bool):
             raise invalid_parameter("snapshot", "Run.read", f"an int in [0, {n - 1}]", t)
         t = int(t)
@@ -563,8 +588,8 @@ class Run:
 
         Rows of samples that were never recorded in that snapshot are NaN.
         """
-        arr = self._layer_array(layer or self.output_layer)
         t = self._check_snapshot(snapshot)
+        arr = self._layer_array(layer or self.output_layer)
         if ids is None:
             return np.asarray(arr[t])
         idx = self.check_ids(ids)
@@ -656,13 +681,23 @@ class Run:
         if recorded is None:
             recorded = np.ones(n, dtype=bool)
         recorded = np.asarray(recorded, dtype=bool)
+        if recorded.shape != (n,):
+            raise invalid_parameter(
+                "recorded", "append_snapshot", f"a ({n},) bool array", recorded.shape
+            )
         reps = self._group["representations"]
+        if t == 0:
+            # Leftovers of a first append killed before its commit: start afresh.
+            for stale in list(reps.array_keys()):
+                del reps[stale]
         kinds = dict(layer_kinds or {})
         for name, values in arrays.items():
             if name not in existing:
                 store_dtype = np.dtype(dtype or "float32")
-                if store_dtype not in (np.dtype("float32"), np.dtype("float16"), np.dtype("float64")):
-                    raise invalid_parameter("dtype", "append_snapshot", "float16 or float32", dtype)
+                if store_dtype not in (np.float32, np.float16, np.float64):
+                    raise invalid_parameter(
+                        "dtype", "append_snapshot", "float16, float32 or float64", dtype
+                    )
                 d = values.shape[1]
                 arr = reps.create_array(
                     name,
@@ -681,11 +716,13 @@ class Run:
         if pred_arr.shape[0] != t + 1:
             pred_arr.resize((t + 1, n))
         out = arrays.get(self.output_layer)
+        pred = np.full(n, -1, dtype=np.int32)
         if out is not None and self.kind in ("logits", "probabilities"):
             filled = np.where(recorded[:, None], out, -np.inf)
             pred = np.argmax(filled, axis=1).astype(np.int32)
             pred[~recorded] = -1
-            pred_arr[t] = pred
+        # Always written, so a row left by a killed append is never mistaken for this one.
+        pred_arr[t] = pred
         comp = self._group["complete"]
         if comp.shape[0] != t + 1:
             comp.resize((t + 1,))
