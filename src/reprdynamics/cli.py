@@ -459,6 +459,27 @@ def analyse(
         _print_comparison(reports, selected)
 
 
+@main.command()
+@click.argument("run_or_root", required=False)
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback exposes your runs to the network.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
+@_friendly_errors
+def serve(run_or_root: str | None, port: int, host: str, open_browser: bool) -> None:
+    """Serve the dashboard for a run, a directory of runs or a legacy save directory.
+
+    Without an argument it serves the bundled sample run.
+    """
+    from reprdynamics.server.app import serve as serve_app
+
+    serve_app(run_or_root, host=host, port=port, open_browser=open_browser)
+
+
 @main.command("import-legacy")
 @click.argument("old_dir", type=click.Path(exists=True))
 @click.argument("new_run", type=click.Path())

@@ -226,7 +226,7 @@ def test_projection_is_one_pca_for_all_snapshots(run_path):
         assert abs(corr) > 0.999
 
 
-def test_read_only_runs_are_analysed_without_caching(tmp_path):
+def test_runs_opened_read_only_still_cache_where_the_location_is_writable(tmp_path):
     path = tmp_path / "run"
     _make_run(path, snapshots=3)
     run = rd.open_run(path)  # mode "r"
@@ -243,3 +243,11 @@ def test_list_runs_finds_runs_in_a_root(tmp_path):
     (tmp_path / "not-a-run").mkdir()
     assert [p.name for p in api.list_runs(tmp_path)] == ["a", "b"]
     assert api.list_runs(tmp_path / "a") == [tmp_path / "a"]
+
+
+def test_the_bundled_sample_is_never_written(tmp_path):
+    sample = rd.sample_run_path()
+    before = sorted(p.relative_to(sample) for p in sample.rglob("*"))
+    fp = rd.fingerprint(sample, "neighbour-transition", k=5)
+    assert fp.params["cached"] is False
+    assert sorted(p.relative_to(sample) for p in sample.rglob("*")) == before

@@ -88,7 +88,13 @@ def _as_run(run: Run | str | os.PathLike[str]) -> Run:
 
 
 def _cache_target(run: Run) -> Run | None:
-    """A writable handle on the run for caching, or None (read-only location)."""
+    """A writable handle on the run for caching, or None.
+
+    None for read-only locations and for the sample run bundled inside the package, which
+    must never grow with derived results.
+    """
+    if run.metadata.get("bundled_sample"):
+        return None
     if run.writable:
         return run
     if "://" in run.location or not os.access(run.location, os.W_OK):

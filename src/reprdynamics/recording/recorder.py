@@ -59,6 +59,19 @@ def _caller_stacklevel() -> int:
     return level
 
 
+class _LazyText:
+    """Formats an error location only when an error message needs it."""
+
+    def __init__(self, make, *args) -> None:
+        self._make, self._args = make, args
+
+    def __str__(self) -> str:
+        return self._make(*self._args)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 class _Buffer:
     """One snapshot being assembled: a dense (N, D) array per layer and a seen-mask."""
 
@@ -181,6 +194,7 @@ class Recorder:
                 overwrite=overwrite,
             )
         self.n_samples = self.run.n_samples
+        self._output_layer = self.run.output_layer
         self._dims: dict[str, int] = {n: self.run.layer_dim(n) for n in self.run.layers}
         if self.run.layers:
             # A resumed run keeps the storage dtype it was created with.
@@ -262,7 +276,7 @@ class Recorder:
     ) -> bool:
         if self._closed:
             raise RecordingError("This recorder is closed; open a new one with resume=True.")
-        layer = layer or self.run.output_layer
+        layer = layer or self._output_layer
         if epoch is not None:
             epoch = int(epoch)
             current = self._current_epoch
@@ -282,7 +296,7 @@ class Recorder:
         if self._buffer is None:
             self._buffer = _Buffer(self.n_samples, epoch)
         buf = self._buffer
-        where = self._where(buf)
+        where = _LazyText(self._where, buf)
 
         values = to_numpy(representation)
         idx = to_ids(ids)
@@ -292,8 +306,8 @@ class Recorder:
             values = values[:, None]
         elif values.ndim > 2:
             values = values.reshape(values.shape[0], -1)
-        if idx.size and not np.issubdtype(idx.dtype, np.integer):
-            if np.issubdtype(idx.dtype, np.floating) and np.all(idx == np.round(idx)):
+        if idx.size and idx.dtype.kind not in "iu":
+            if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
                 idx = idx.astype(np.int64)
             else:
                 raise RecordingError(f"The ids at {where} must be integers; got dtype {idx.dtype}.")
@@ -302,14 +316,13 @@ class Recorder:
                 f"The representation at {where} has {values.shape[0]} rows but {idx.shape[0]} "
                 f"ids were given; they must match."
             )
-        if idx.size:
-            lo, hi = int(idx.min()), int(idx.max())
-            if lo < 0 or hi >= self.n_samples:
-                bad = idx[(idx < 0) | (idx >= self.n_samples)]
-                raise RecordingError(
-                    f"{bad.size} id(s) at {where} are outside [0, {self.n_samples}): "
-                    f"e.g. {bad[:5].tolist()}."
-                )
+        # One pass: negative ids wrap to huge values when viewed as unsigned.
+        if idx.size and (idx.astype(np.uint64, copy=False) >= self.n_samples).any():
+            bad = idx[(idx < 0) | (idx >= self.n_samples)]
+            raise RecordingError(
+                f"{bad.size} id(s) at {where} are outside [0, {self.n_samples}): "
+                f"e.g. {bad[:5].tolist()}."
+            )
         if values.dtype.kind not in "fiub":
             raise RecordingError(
                 f"The representation at {where} has dtype {values.dtype}; expected numbers."
@@ -320,7 +333,14 @@ class Recorder:
                 f"The representation of layer {layer!r} at {where} has {values.shape[1]} "
                 f"dimensions, but earlier batches had {dim}; it must not change."
             )
-        if self.check_finite and values.dtype.kind == "f" and not np.isfinite(values).all():
+        # The sum is finite exactly when every value is (barring overflow, which the exact
+        # check below then rules out): one reduction instead of two on the hot path.
+        if (
+            self.check_finite
+            and values.dtype.kind == "f"
+            and not np.isfinite(values.sum())
+            and not np.isfinite(values).all()
+        ):
             n_bad = int((~np.isfinite(values)).any(axis=1).sum())
             raise RecordingError(
                 f"The representation of layer {layer!r} at {where} holds NaN or inf in "

@@ -332,6 +332,16 @@ class Run:
         self.location = location
         self.writable = writable
         self._attrs: dict[str, Any] = dict(group.attrs.asdict())
+        # Opening a Zarr array reads its metadata from the store; keep the handles.
+        self._handles: dict[str, zarr.Array] = {}
+        self._layer_names: list[str] | None = None
+
+    def _array(self, path: str) -> zarr.Array:
+        arr = self._handles.get(path)
+        if arr is None:
+            arr = self._group[path]
+            self._handles[path] = arr
+        return arr
 
     # ------------------------------------------------------------------ metadata
     def _check(self) -> None:
@@ -393,6 +403,8 @@ class Run:
         """Re-read metadata so snapshots appended by another process become visible."""
         self._group = zarr.open_group(self._group.store_path, mode="r+" if self.writable else "r")
         self._attrs = dict(self._group.attrs.asdict())
+        self._handles.clear()
+        self._layer_names = None
         self._check()
         return self
 
@@ -466,7 +478,7 @@ class Run:
     @property
     def complete(self) -> np.ndarray:
         """``(T,)`` bool: snapshot t holds every sample."""
-        return np.asarray(self._group["complete"][: self.n_snapshots], dtype=bool)
+        return np.asarray(self._array("complete")[: self.n_snapshots], dtype=bool)
 
     @property
     def complete_snapshots(self) -> np.ndarray:
@@ -478,14 +490,15 @@ class Run:
             # Arrays in a run without snapshots can only be left by a first append that was
             # killed before its commit; they hold no committed data.
             return []
-        reps = self._group["representations"]
-        names = sorted(reps.array_keys())
-        out = self.output_layer
-        return sorted(names, key=lambda n: (n != out, n))
+        if self._layer_names is None:
+            names = sorted(self._group["representations"].array_keys())
+            out = self.output_layer
+            self._layer_names = sorted(names, key=lambda n: (n != out, n))
+        return list(self._layer_names)
 
     def _layer_array(self, layer: str) -> zarr.Array:
         try:
-            return self._group["representations"][layer]
+            return self._array(f"representations/{layer}")
         except KeyError:
             raise LayerNotFoundError(
                 f"The run at {self.location!r} has no layer {layer!r}. "
@@ -598,7 +611,7 @@ class Run:
     def predictions(self, snapshot: int = -1, ids: Any = None) -> np.ndarray:
         """``ŷ_t``: argmax of the output layer per sample (-1 where not recorded)."""
         t = self._check_snapshot(snapshot)
-        arr = self._group["predictions"]
+        arr = self._array("predictions")
         if ids is None:
             return np.asarray(arr[t], dtype=np.int64)
         idx = self.check_ids(ids)
@@ -690,6 +703,8 @@ class Run:
             # Leftovers of a first append killed before its commit: start afresh.
             for stale in list(reps.array_keys()):
                 del reps[stale]
+            self._handles.clear()
+            self._layer_names = None
         kinds = dict(layer_kinds or {})
         for name, values in arrays.items():
             if name not in existing:
@@ -708,11 +723,13 @@ class Run:
                 )
                 default_kind = self.kind if name == self.output_layer else "features"
                 arr.attrs["kind"] = kinds.get(name, default_kind)
-            arr = reps[name]
+                self._handles[f"representations/{name}"] = arr
+                self._layer_names = None
+            arr = self._array(f"representations/{name}")
             if arr.shape[0] != t + 1:
                 arr.resize((t + 1, n, values.shape[1]))
             arr[t] = values.astype(arr.dtype, copy=False)
-        pred_arr = self._group["predictions"]
+        pred_arr = self._array("predictions")
         if pred_arr.shape[0] != t + 1:
             pred_arr.resize((t + 1, n))
         out = arrays.get(self.output_layer)
@@ -723,7 +740,7 @@ class Run:
             pred[~recorded] = -1
         # Always written, so a row left by a killed append is never mistaken for this one.
         pred_arr[t] = pred
-        comp = self._group["complete"]
+        comp = self._array("complete")
         if comp.shape[0] != t + 1:
             comp.resize((t + 1,))
         comp[t] = bool(recorded.all())

@@ -1,0 +1,398 @@
+"""How much does recording cost? Prints the figures, ratios and a summary table of one run.
+
+Usage::
+
+    python benchmarks/bench_recorder.py [--quick]
+
+a) Overhead on a real training step: the demo CNN (``reprdynamics.demo``) on the 1,797
+   digits, batch 64, CPU, one torch thread. Epochs with the recorder (``store_batch`` of the
+   logits and the penultimate layer every step, ``end_snapshot`` every epoch) alternate
+   with epochs without it (ABBA order, so drift in machine load and training state hits
+   both alike); medians of per-step times are compared.
+b) Recording at scale with synthetic outputs: N = 50,000 samples × D = 10 × 20 snapshots in
+   batches of 64, ids in a fresh random order every epoch. Reports the time spent inside
+   the recorder (``Recorder.time_in_recorder``) and the peak extra memory (tracemalloc, in
+   a separate pass because tracing slows NumPy down; and the growth of the process's max
+   RSS) next to the size of one snapshot buffer, N × D × 4 bytes.
+c) Against a naive recorder like the original tool's, which keeps every snapshot as an
+   N × D array and rewrites all of them as JSON after every batch, on a size it can finish.
+
+``--quick`` shrinks every part (a smoke test; targets are then not judged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+import reprdynamics as rd
+
+TARGET_STEP_OVERHEAD = 0.03  # ≤ 3 % extra per training step
+TARGET_SCALE_SECONDS = 2.0  # ≤ 2 s inside the recorder for 50,000 × 10 × 20
+
+
+# ---------------------------------------------------------------------------- helpers
+def _max_rss_bytes() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # Linux reports KiB
+
+
+def _mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:.2f} MiB"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms"
+
+
+# ---------------------------------------------------------------------------- a) CNN
+def bench_training_overhead(workdir: Path, *, pairs: int) -> dict[str, dict[str, float]]:
+    """Per-step cost of recording, by wall clock and by process CPU time.
+
+    CPU time (``time.process_time``, all threads of the process) is the steadier figure
+    when other processes compete for the cores; wall time is what a user waits for.
+    """
+    import torch
+
+    from reprdynamics.demo import build_model, load_digits_data, train_epoch
+
+    torch.set_num_threads(1)
+    data = load_digits_data()
+    model = build_model(hidden_dim=32, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.from_numpy(data.features)
+    targets = torch.from_numpy(data.labels)
+    recorder = rd.Recorder(
+        workdir / "cnn", n_samples=data.n_samples, labels=data.labels, inputs=data.images
+    )
+    state = {"epoch": 0, "store_wall": 0.0, "store_cpu": 0.0}
+
+    def hook(ids, logits, penultimate) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        recorder.store_batch(logits, ids, state["epoch"], layer="logits")
+        recorder.store_batch(penultimate, ids, state["epoch"], layer="penultimate")
+        state["store_cpu"] += time.process_time() - cpu
+        state["store_wall"] += time.perf_counter() - wall
+
+    clocks = ("wall", "cpu")
+    steps = {(c, r): [] for c in clocks for r in (False, True)}
+    epochs = {(c, r): [] for c in clocks for r in (False, True)}
+    ends: dict[str, list[float]] = {c: [] for c in clocks}
+    stores: dict[str, float] = {c: 0.0 for c in clocks}
+
+    def epoch(with_recorder: bool, keep: bool) -> None:
+        state["store_wall"] = state["store_cpu"] = 0.0
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = train_epoch(
+            model,
+            optimizer,
+            inputs,
+            targets,
+            batch_size=64,
+            generator=generator,
+            on_batch=hook if with_recorder else None,
+            time_steps=True,
+        )
+        end = {"wall": 0.0, "cpu": 0.0}
+        if with_recorder:
+            end_wall, end_cpu = time.perf_counter(), time.process_time()
+            recorder.end_snapshot(metrics={"loss": result.loss, "accuracy": result.accuracy})
+            end = {"cpu": time.process_time() - end_cpu, "wall": time.perf_counter() - end_wall}
+            state["epoch"] += 1
+        total = {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall}
+        if not keep:
+            return
+        steps["wall", with_recorder].extend(result.step_times)
+        steps["cpu", with_recorder].extend(result.step_cpu_times)
+        for c in clocks:
+            epochs[c, with_recorder].append(total[c])
+            if with_recorder:
+                ends[c].append(end[c])
+                stores[c] += state[f"store_{c}"]
+
+    epoch(False, keep=False)  # warm-up: first calls allocate, the first snapshot creates arrays
+    epoch(True, keep=False)
+    for i in range(pairs):
+        order = (False, True, True, False) if i % 2 == 0 else (True, False, False, True)
+        for with_recorder in order:
+            epoch(with_recorder, keep=True)
+    recorder.close()
+
+    out: dict[str, dict[str, float]] = {}
+    for c in clocks:
+        n_steps = len(steps[c, True])
+        steps_per_epoch = n_steps / len(epochs[c, True])
+        plain = statistics.median(steps[c, False])
+        recorded = statistics.median(steps[c, True])
+        store_per_step = stores[c] / n_steps
+        end_median = statistics.median(ends[c])
+        out[c] = {
+            "epochs_each": len(epochs[c, True]),
+            "steps_per_epoch": steps_per_epoch,
+            "step_plain": plain,
+            "step_recorded": recorded,
+            "step_overhead": recorded / plain - 1,
+            "store_per_step": store_per_step,
+            "store_overhead": store_per_step / plain,
+            "end_snapshot": end_median,
+            "end_per_step": end_median / steps_per_epoch,
+            "all_in_overhead": (store_per_step + end_median / steps_per_epoch) / plain,
+            "epoch_plain": statistics.median(epochs[c, False]),
+            "epoch_recorded": statistics.median(epochs[c, True]),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------- b) scale
+def _record_synthetic(
+    path: Path, n: int, d: int, snapshots: int, *, batch: int = 64, trace: bool = False
+) -> dict[str, float]:
+    """Record synthetic outputs; with ``trace``, measure peak traced memory instead of time."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((n, d)).astype(np.float32)
+    drift = rng.standard_normal((n, d)).astype(np.float32) * 0.05
+    orders = [rng.permutation(n) for _ in range(snapshots)]
+    gc.collect()
+    rss_before = _max_rss_bytes()
+    if trace:
+        tracemalloc.start()
+        traced_before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+    began = time.perf_counter()
+    recorder = rd.Recorder(path, n_samples=n)
+    outside = 0.0  # making the synthetic batch is the "network", not the recorder
+    for epoch in range(snapshots):
+        order = orders[epoch]
+        for start in range(0, n, batch):
+            t0 = time.perf_counter()
+            ids = order[start : start + batch]
+            values = base[ids] + epoch * drift[ids]
+            outside += time.perf_counter() - t0
+            recorder.store_batch(values, ids, epoch)
+        recorder.end_snapshot(metrics={"loss": 1.0 / (epoch + 1)})
+    recorder.close()
+    wall = time.perf_counter() - began
+    out = {
+        "wall": wall,
+        "in_recorder": recorder.time_in_recorder,
+        "outside": outside,
+        "batches": snapshots * -(-n // batch),
+        "rss_growth": _max_rss_bytes() - rss_before,
+    }
+    if trace:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out["traced_peak"] = peak - traced_before
+    run = rd.open_run(path)
+    assert run.n_snapshots == snapshots and run.complete.all(), run
+    out["disk"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return out
+
+
+# ---------------------------------------------------------------------------- c) naive
+class NaiveJsonRecorder:
+    """The original tool's strategy: every batch rewrites every snapshot as JSON."""
+
+    def __init__(self, path: Path, n_samples: int) -> None:
+        self.path = path
+        self.n_samples = n_samples
+        self.snapshots: list[np.ndarray] = []
+
+    def store_batch(self, representation: np.ndarray, ids: np.ndarray, epoch: int) -> None:
+        if len(self.snapshots) <= epoch:
+            self.snapshots.append(np.zeros((self.n_samples, representation.shape[-1])))
+        self.snapshots[epoch][ids] = representation
+        with open(self.path, "w") as f:
+            json.dump([s.tolist() for s in self.snapshots], f)
+
+
+def bench_naive(workdir: Path, n: int, d: int, snapshots: int, *, batch: int = 64):
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((n, d)).astype(np.float32)
+    naive = NaiveJsonRecorder(workdir / "snapshots.json", n)
+    began = time.perf_counter()
+    for epoch in range(snapshots):
+        order = rng.permutation(n)
+        for start in range(0, n, batch):
+            ids = order[start : start + batch]
+            naive.store_batch(base[ids], ids, epoch)
+    naive_time = time.perf_counter() - began
+    ours = _record_synthetic(workdir / "ours-small", n, d, snapshots, batch=batch)
+    return naive_time, (workdir / "snapshots.json").stat().st_size, ours
+
+
+# ---------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the ReprDynamics recorder.")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    n_big, d_big, t_big = (10_000, 10, 5) if quick else (50_000, 10, 20)
+    n_naive, t_naive = (1_000, 2) if quick else (2_000, 3)
+    pairs = 2 if quick else 10
+
+    import torch
+
+    print(
+        f"reprdynamics {rd.__version__}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"Python {platform.python_version()}, {platform.machine()}; "
+        f"{'QUICK mode: targets not judged' if quick else 'full sizes'}"
+    )
+    rows: list[tuple[str, str, str, str]] = []
+
+    def verdict(ok: bool) -> str:
+        return "n/a (quick)" if quick else ("PASS" if ok else "FAIL")
+
+    with tempfile.TemporaryDirectory(prefix="bench-recorder-") as tmp:
+        workdir = Path(tmp)
+
+        # b) first, while the process is small, so max-RSS growth means something
+        print(f"\n[b] Synthetic recording: N={n_big:,} x D={d_big} x {t_big} snapshots, batch 64")
+        timed = _record_synthetic(workdir / "scale", n_big, d_big, t_big)
+        traced = _record_synthetic(workdir / "scale-traced", n_big, d_big, t_big, trace=True)
+        buffer_bytes = n_big * d_big * 4
+        print(f"    batches stored                 {timed['batches']:,}")
+        print(f"    time inside the recorder       {timed['in_recorder']:.3f} s")
+        per_batch = timed["in_recorder"] / timed["batches"]
+        print(f"      per batch (incl. snapshots)  {per_batch * 1e6:.1f} us")
+        print(
+            f"    wall time of the loop          {timed['wall']:.3f} s "
+            f"(making synthetic batches: {timed['outside']:.3f} s)"
+        )
+        print(f"    one snapshot buffer N*D*4      {_mib(buffer_bytes)}")
+        print(
+            f"    peak extra memory (tracemalloc){_mib(traced['traced_peak']):>12} "
+            f"= {traced['traced_peak'] / buffer_bytes:.2f} x buffer"
+        )
+        print(
+            f"    max-RSS growth (untraced pass) {_mib(timed['rss_growth']):>12} "
+            f"= {timed['rss_growth'] / buffer_bytes:.2f} x buffer"
+        )
+        print(
+            f"    run on disk                    {_mib(timed['disk'])} "
+            f"(raw float32: {_mib(buffer_bytes * t_big)})"
+        )
+        rows.append(
+            (
+                f"time in recorder, {n_big:,}x{d_big}x{t_big}",
+                f"{timed['in_recorder']:.3f} s",
+                f"<= {TARGET_SCALE_SECONDS:.0f} s",
+                verdict(timed["in_recorder"] <= TARGET_SCALE_SECONDS),
+            )
+        )
+        rows.append(
+            (
+                "peak extra memory (tracemalloc)",
+                f"{_mib(traced['traced_peak'])} ({traced['traced_peak'] / buffer_bytes:.1f}x buf)",
+                f"~ 1 buffer ({_mib(buffer_bytes)})",
+                "see text",
+            )
+        )
+
+        # c) naive JSON recorder at a size it can finish, ours at the same size
+        print(
+            f"\n[c] Naive JSON-per-batch recorder vs ours: N={n_naive:,} x D={d_big} x "
+            f"{t_naive} snapshots, batch 64"
+        )
+        naive_time, naive_bytes, ours = bench_naive(workdir, n_naive, d_big, t_naive)
+        print(f"    naive (original tool's way)    {naive_time:.3f} s, JSON {_mib(naive_bytes)}")
+        print(
+            f"    ours, time inside recorder     {ours['in_recorder']:.4f} s "
+            f"(loop wall {ours['wall']:.4f} s), run {_mib(ours['disk'])}"
+        )
+        ratio = naive_time / ours["in_recorder"]
+        print(f"    ratio naive / ours             {ratio:,.0f} x")
+        rows.append(
+            (
+                f"naive JSON / ours, {n_naive:,}x{d_big}x{t_naive}",
+                f"{naive_time:.2f} s / {ours['in_recorder']:.4f} s = {ratio:,.0f}x",
+                "faster",
+                verdict(ratio > 1),
+            )
+        )
+
+        # a) real training step
+        print(
+            f"\n[a] Demo CNN on digits (N=1,797, batch 64, 1 torch thread): {pairs} ABBA "
+            f"pairs = {2 * pairs} epochs with and {2 * pairs} without the recorder"
+        )
+        both = bench_training_overhead(workdir, pairs=pairs)
+        for clock, label in (("wall", "wall clock"), ("cpu", "process CPU time")):
+            a = both[clock]
+            print(f"    -- {label}")
+            print(f"    steps per epoch                {a['steps_per_epoch']:.0f}")
+            print(f"    median step, no recorder       {_ms(a['step_plain'])}")
+            print(
+                f"    median step, with recorder     {_ms(a['step_recorded'])}  "
+                f"({a['step_overhead']:+.1%})"
+            )
+            print(
+                f"    2 x store_batch per step       {_ms(a['store_per_step'])}  "
+                f"({a['store_overhead']:.1%} of a median plain step)"
+            )
+            print(
+                f"    end_snapshot per epoch         {_ms(a['end_snapshot'])}  "
+                f"(= {_ms(a['end_per_step'])} per step over {a['steps_per_epoch']:.0f} steps)"
+            )
+            print(f"    store + end_snapshot per step  {a['all_in_overhead']:.1%} of a plain step")
+            print(f"    median epoch, no recorder      {_ms(a['epoch_plain'])}")
+            print(
+                f"    median epoch, with recorder    {_ms(a['epoch_recorded'])}  "
+                f"({a['epoch_recorded'] / a['epoch_plain'] - 1:+.1%})"
+            )
+        for clock in ("cpu", "wall"):
+            a = both[clock]
+            rows.append(
+                (
+                    f"median step overhead ({clock})",
+                    f"{a['step_overhead']:+.1%}",
+                    f"<= {TARGET_STEP_OVERHEAD:.0%}",
+                    verdict(a["step_overhead"] <= TARGET_STEP_OVERHEAD),
+                )
+            )
+            rows.append(
+                (
+                    f"store_batch x2 / plain step ({clock})",
+                    f"{a['store_overhead']:.1%}",
+                    f"<= {TARGET_STEP_OVERHEAD:.0%}",
+                    verdict(a["store_overhead"] <= TARGET_STEP_OVERHEAD),
+                )
+            )
+        a = both["cpu"]
+        rows.append(
+            (
+                "store + end_snapshot / step (cpu)",
+                f"{a['all_in_overhead']:.1%}",
+                f"(end_snapshot {_ms(a['end_snapshot'])}, {a['steps_per_epoch']:.0f}-step epochs)",
+                "see text",
+            )
+        )
+
+    print("\nSummary")
+    widths = [
+        max(len(r[i]) for r in [*rows, ("measure", "measured", "target", "verdict")])
+        for i in range(4)
+    ]
+    header = ("measure", "measured", "target", "verdict")
+    line = "  ".join("-" * w for w in widths)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print(line)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
