@@ -1,0 +1,342 @@
+"""Plain-data helpers of the HTTP API: compact arrays, JSON-safe values, parameter parsing.
+
+Everything the API sends is JSON. Large numeric arrays travel as *compact arrays*::
+
+    {"dtype": "float32" | "int32" | "uint8", "shape": [...], "data": "<base64>"}
+
+(little-endian bytes in C order), which the browser decodes with ``new Float32Array(...)``
+and Python with :func:`decode_compact`. Parameters arrive as query strings (or a JSON body
+for the POST variants); :class:`Params` parses them into canonical Python values and
+raises :class:`ApiError` with a message naming the parameter when they are malformed.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from reprdynamics.errors import (
+    CorruptRunError,
+    LabelsRequiredError,
+    LayerNotFoundError,
+    NotEnoughSnapshotsError,
+    ReprDynamicsError,
+    RunNotFoundError,
+    UnknownSampleError,
+    UnsupportedFormatVersionError,
+)
+
+__all__ = [
+    "COMPACT_DTYPES",
+    "ApiError",
+    "Params",
+    "api_error",
+    "bad_parameter",
+    "compact",
+    "decode_compact",
+    "json_safe",
+    "parse_selection",
+]
+
+#: Dtypes a compact array may have (what the browser's typed arrays read directly).
+COMPACT_DTYPES = ("float32", "int32", "uint8")
+#: Longest selection string accepted (ids and ranges), in characters.
+_MAX_SELECTION_CHARS = 1_000_000
+
+
+class ApiError(Exception):
+    """An error the HTTP API answers with ``{"error": message, "status": status}``.
+
+    ``parameter`` names the offending request parameter when there is one.
+    """
+
+    def __init__(self, status: int, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status = int(status)
+        self.message = message
+        self.parameter = parameter
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "status": self.status}
+        if self.parameter is not None:
+            body["parameter"] = self.parameter
+        return body
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def bad_parameter(name: str, expected: str, got: Any, *, status: int = 400) -> ApiError:
+    """The one message template: "The 'k' parameter must be ... Got 0 instead."."""
+    return ApiError(
+        status,
+        f"The {name!r} parameter must be {expected}. Got {_shown(got)} instead.",
+        parameter=name,
+    )
+
+
+def api_error(exc: BaseException) -> ApiError | None:
+    """The HTTP answer to an error of ours, or None for an unexpected one (a bug)."""
+    if isinstance(exc, ApiError):
+        return exc
+    message = str(exc)
+    if isinstance(exc, RunNotFoundError):
+        return ApiError(404, message, parameter="run")
+    if isinstance(exc, LayerNotFoundError):
+        return ApiError(400, message, parameter="layer")
+    if isinstance(exc, UnknownSampleError):
+        return ApiError(400, message, parameter="samples")
+    if isinstance(exc, NotEnoughSnapshotsError | LabelsRequiredError):
+        return ApiError(422, message)
+    if isinstance(exc, CorruptRunError | UnsupportedFormatVersionError):
+        return ApiError(422, message, parameter="run")
+    if isinstance(exc, ReprDynamicsError):
+        parameter = None
+        if message.startswith("The '"):
+            parameter = message.split("'")[1]
+        return ApiError(400, message, parameter=parameter)
+    return None
+
+
+# --------------------------------------------------------------------------- compact arrays
+def compact(array: Any, dtype: str) -> dict[str, Any]:
+    """A compact array: base64 of the little-endian bytes of ``array`` cast to ``dtype``."""
+    if dtype not in COMPACT_DTYPES:
+        raise ValueError(f"compact arrays are {COMPACT_DTYPES}, not {dtype!r}")
+    values = np.ascontiguousarray(np.asarray(array), dtype=np.dtype(dtype).newbyteorder("<"))
+    return {
+        "dtype": dtype,
+        "shape": [int(s) for s in values.shape],
+        "data": base64.b64encode(values.tobytes(order="C")).decode("ascii"),
+    }
+
+
+def decode_compact(obj: Mapping[str, Any]) -> np.ndarray:
+    """The array a compact dict encodes (for Python clients and tests)."""
+    dtype = obj["dtype"]
+    if dtype not in COMPACT_DTYPES:
+        raise ValueError(f"unknown compact dtype {dtype!r}")
+    raw = base64.b64decode(obj["data"])
+    values = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"))
+    return values.reshape(tuple(obj["shape"])).astype(dtype)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays as Python values and NaN/inf as None.
+
+    JSON has no NaN; the API's JSON is strict, so non-finite floats become ``null``.
+    """
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_safe(dataclasses.asdict(value))
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------- selections
+def parse_selection(value: Any, n_samples: int, name: str = "samples") -> np.ndarray | None:
+    """Parse a selection of sample ids; ``None`` (absent, ``""``-less) means all samples.
+
+    Accepts ``"0-99,150,200-209"`` (ids and inclusive ranges, whitespace ignored), ``"all"``
+    or, from a JSON body, a list of ints (or such strings). The selection is a set: the
+    result is sorted and without duplicates. Ids must lie in ``[0, n_samples)``.
+    """
+    if value is None:
+        return None
+    expected = (
+        f"ids and ranges in [0, {n_samples - 1}] separated by commas (e.g. '0-99,150') "
+        "or a list of ints"
+    )
+    if isinstance(value, list | tuple):
+        if not value:
+            raise bad_parameter(name, f"a non-empty selection of {expected}", value)
+        ids: list[int] = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise bad_parameter(name, expected, item)
+            ids.append(item)
+        out = np.asarray(ids, dtype=np.int64)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "all":
+            return None
+        if not text:
+            raise bad_parameter(name, f"a non-empty selection of {expected}", value)
+        if len(text) > _MAX_SELECTION_CHARS:
+            raise bad_parameter(
+                name, f"at most {_MAX_SELECTION_CHARS} characters", f"{len(text)} characters"
+            )
+        parts: list[np.ndarray] = []
+        total = 0
+        for token in text.split(","):
+            token = token.strip()
+            lo_text, sep, hi_text = token.partition("-")
+            try:
+                lo = _parse_id(lo_text)
+                hi = _parse_id(hi_text) if sep else lo
+            except ValueError:
+                raise bad_parameter(name, expected, token) from None
+            if hi < lo:
+                raise bad_parameter(name, f"{expected}; ranges go low-high, low <= high", token)
+            if hi >= n_samples:
+                raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", hi)
+            total += hi - lo + 1
+            if total > 4 * n_samples:  # a flood of overlapping ranges
+                raise bad_parameter(name, "a selection without massive overlaps", token)
+            parts.append(np.arange(lo, hi + 1, dtype=np.int64))
+        out = np.concatenate(parts)
+    else:
+        raise bad_parameter(name, expected, value)
+    if out.size and (out.min() < 0 or out.max() >= n_samples):
+        bad = out[(out < 0) | (out >= n_samples)]
+        raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", int(bad[0]))
+    return np.unique(out)
+
+
+def _parse_id(text: str) -> int:
+    text = text.strip()
+    if not text.isdigit() or not text.isascii():
+        raise ValueError(text)
+    return int(text)
+
+
+# --------------------------------------------------------------------------- parameters
+class Params:
+    """Request parameters (query string, then a JSON body for POST) parsed by name.
+
+    Every getter returns the default when the parameter is absent and raises
+    :class:`ApiError` (400) naming the parameter when it is malformed.
+    """
+
+    def __init__(self, query: Mapping[str, Any], body: Mapping[str, Any] | None = None) -> None:
+        self._values: dict[str, Any] = {k: v for k, v in query.items()}
+        if body:
+            self._values.update(body)
+
+    def raw(self, name: str) -> Any:
+        return self._values.get(name)
+
+    def has(self, name: str) -> bool:
+        value = self._values.get(name)
+        return value is not None and value != ""
+
+    def integer(
+        self,
+        name: str,
+        default: int | None = None,
+        *,
+        low: int | None = None,
+        high: int | None = None,
+        required: bool = False,
+    ) -> int | None:
+        value = self._values.get(name)
+        if value is None or value == "":
+            if required:
+                raise ApiError(400, f"The {name!r} parameter is required.", parameter=name)
+            return default
+        expected = _int_range(low, high)
+        if isinstance(value, bool):
+            raise bad_parameter(name, expected, value)
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                if not text.lstrip("+-").isdigit() or not text.isascii():
+                    raise ValueError(text)
+                value = int(text)
+            except ValueError:
+                raise bad_parameter(name, expected, value) from None
+        if not isinstance(value, int):
+            raise bad_parameter(name, expected, value)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise bad_parameter(name, expected, value)
+        return value
+
+    def number(
+        self,
+        name: str,
+        default: float | None = None,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+    ) -> float | None:
+        value = self._values.get(name)
+        if value is None or value == "":
+            return default
+        lo = "(" if low_open else "["
+        expected = (
+            f"a number in {lo}{low if low is not None else '-inf'}, "
+            f"{high if high is not None else 'inf'}]"
+        )
+        if isinstance(value, bool):
+            raise bad_parameter(name, expected, value)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise bad_parameter(name, expected, value) from None
+        if not math.isfinite(number):
+            raise bad_parameter(name, expected, value)
+        if low is not None and (number < low or (low_open and number == low)):
+            raise bad_parameter(name, expected, value)
+        if high is not None and number > high:
+            raise bad_parameter(name, expected, value)
+        return number
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self._values.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise bad_parameter(name, "true or false", value)
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._values.get(name)
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str):
+            raise bad_parameter(name, "a string", value)
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...] | list[str], default: str) -> str:
+        value = self.text(name, default)
+        assert value is not None
+        normalised = value.strip().lower().replace("_", "-")
+        if normalised not in choices:
+            raise bad_parameter(name, f"one of {list(choices)}", value)
+        return normalised
+
+    def selection(self, name: str, n_samples: int) -> np.ndarray | None:
+        return parse_selection(self._values.get(name), n_samples, name)
+
+
+def _int_range(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"an int in [{low}, {high}]"
+    if low is not None:
+        return f"an int >= {low}"
+    if high is not None:
+        return f"an int <= {high}"
+    return "an int"
