@@ -63,40 +63,48 @@ def _as_neighbour_lists(x: Any, name: str, owner: str) -> np.ndarray:
     what = "a 2-D int array (n_samples, k) of neighbour ids"
     arr = _as_int_array(x, name, owner, 2, what)
     if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise invalid_parameter(name, owner, what + " with n, k >= 1",
-                                f"an array of shape {arr.shape}")
+        raise invalid_parameter(
+            name, owner, what + " with n, k >= 1", f"an array of shape {arr.shape}"
+        )
     if arr.min() < 0:
-        raise invalid_parameter(name, owner, "non-negative neighbour ids",
-                                f"min {int(arr.min())}")
+        raise invalid_parameter(name, owner, "non-negative neighbour ids", f"min {int(arr.min())}")
     srt = np.sort(arr, axis=1)
     if (srt[:, 1:] == srt[:, :-1]).any():
         row = int(np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))[0])
-        raise invalid_parameter(name, owner, "neighbour lists without repeated ids",
-                                f"a repeated id in row {row}")
+        raise invalid_parameter(
+            name, owner, "neighbour lists without repeated ids", f"a repeated id in row {row}"
+        )
     return srt
 
 
 def _as_neighbour_stack(neighbours: Any, owner: str, min_snapshots: int) -> list[np.ndarray]:
     """Parse (T, n, k) neighbour ids (array or sequence of (n, k)) into sorted rows."""
     if isinstance(neighbours, np.ndarray) and neighbours.ndim != 3:
-        raise invalid_parameter("neighbours", owner, "a (T, n, k) int array",
-                                f"an array of shape {neighbours.shape}")
-    if not isinstance(neighbours, np.ndarray | Sequence) and not hasattr(
-        neighbours, "__getitem__"
-    ):
-        raise invalid_parameter("neighbours", owner, "a (T, n, k) int array or a sequence "
-                                "of (n, k) arrays", type(neighbours).__name__)
+        raise invalid_parameter(
+            "neighbours", owner, "a (T, n, k) int array", f"an array of shape {neighbours.shape}"
+        )
+    if not isinstance(neighbours, np.ndarray | Sequence) and not hasattr(neighbours, "__getitem__"):
+        raise invalid_parameter(
+            "neighbours",
+            owner,
+            "a (T, n, k) int array or a sequence of (n, k) arrays",
+            type(neighbours).__name__,
+        )
     n_snap = len(neighbours)
     if n_snap < min_snapshots:
-        raise invalid_parameter("neighbours", owner, f"at least {min_snapshots} snapshots",
-                                f"{n_snap} snapshots")
+        raise invalid_parameter(
+            "neighbours", owner, f"at least {min_snapshots} snapshots", f"{n_snap} snapshots"
+        )
     out = []
     for t in range(n_snap):
         srt = _as_neighbour_lists(neighbours[t], f"neighbours[{t}]", owner)
         if out and srt.shape[0] != out[0].shape[0]:
-            raise invalid_parameter(f"neighbours[{t}]", owner,
-                                    f"{out[0].shape[0]} rows like neighbours[0]",
-                                    f"{srt.shape[0]} rows")
+            raise invalid_parameter(
+                f"neighbours[{t}]",
+                owner,
+                f"{out[0].shape[0]} rows like neighbours[0]",
+                f"{srt.shape[0]} rows",
+            )
         # int32 halves the memory of the stack; ids of any realistic selection fit.
         out.append(srt.astype(np.int32) if srt.max() < 2**31 - 1 else srt)
     return out
@@ -105,8 +113,9 @@ def _as_neighbour_stack(neighbours: Any, owner: str, min_snapshots: int) -> list
 def _check_same_rows(a: np.ndarray, b: np.ndarray, owner: str, same_k: bool) -> None:
     if a.shape[0] != b.shape[0] or (same_k and a.shape[1] != b.shape[1]):
         expected = f"shape {a.shape} like nk_a" if same_k else f"{a.shape[0]} rows like nk_a"
-        raise invalid_parameter("nk_b", owner, f"an array of {expected}",
-                                f"an array of shape {b.shape}")
+        raise invalid_parameter(
+            "nk_b", owner, f"an array of {expected}", f"an array of shape {b.shape}"
+        )
 
 
 # ------------------------------------------------------------------ set intersections
@@ -120,22 +129,22 @@ def _row_keys(sorted_rows: np.ndarray, width: int) -> np.ndarray:
     return keys.ravel()
 
 
-def _intersection_counts(keys_a: np.ndarray, keys_b: np.ndarray, n: int, width: int
-                         ) -> np.ndarray:
+def _intersection_counts(keys_a: np.ndarray, keys_b: np.ndarray, n: int) -> np.ndarray:
     """``|A(i) ∩ B(i)|`` per row from two globally sorted key arrays without repeats.
 
-    A stable sort of the two concatenated sorted runs is one linear merge (timsort);
-    a key present in both appears twice in a row.
+    A stable sort of the two concatenated sorted runs is one linear merge (timsort). Row
+    i's keys are all smaller than row i+1's, so after the merge row i occupies exactly
+    ``k_a + k_b`` consecutive slots, and a key present in both sits in two adjacent ones.
     """
     merged = np.concatenate((keys_a, keys_b))
     merged.sort(kind="stable")
-    common = merged[1:][merged[1:] == merged[:-1]]
-    return np.bincount(common // width, minlength=n)
+    per_row = merged.reshape(n, -1)
+    return np.count_nonzero(per_row[:, 1:] == per_row[:, :-1], axis=1)
 
 
 def _counts_from_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     width = int(max(a.max(), b.max())) + 1
-    return _intersection_counts(_row_keys(a, width), _row_keys(b, width), a.shape[0], width)
+    return _intersection_counts(_row_keys(a, width), _row_keys(b, width), a.shape[0])
 
 
 # ------------------------------------------------------------------- per-sample sets
@@ -216,8 +225,12 @@ def neighbour_transition_overlaps(neighbours: Any) -> np.ndarray:
     k = stack[0].shape[1]
     for t, s in enumerate(stack):
         if s.shape[1] != k:
-            raise invalid_parameter(f"neighbours[{t}]", owner, f"k={k} columns like "
-                                    "neighbours[0]", f"{s.shape[1]} columns")
+            raise invalid_parameter(
+                f"neighbours[{t}]",
+                owner,
+                f"k={k} columns like neighbours[0]",
+                f"{s.shape[1]} columns",
+            )
     out = np.empty((len(stack) - 1, stack[0].shape[0]), dtype=np.float64)
     for t in range(len(stack) - 1):
         out[t] = _counts_from_sorted(stack[t], stack[t + 1]) / k
@@ -262,8 +275,8 @@ def neighbour_transition_fingerprint(overlaps: Any) -> np.ndarray:
     out = np.zeros((m, m), dtype=np.float64)
     # Direct differences, not the Gram expansion: identical transitions give exactly 0.
     for a in range(m - 1):
-        diff = v[a + 1:] - v[a]
-        out[a, a + 1:] = np.sqrt(np.einsum("ij,ij->i", diff, diff) / v.shape[1])
+        diff = v[a + 1 :] - v[a]
+        out[a, a + 1 :] = np.sqrt(np.einsum("ij,ij->i", diff, diff) / v.shape[1])
     return np.maximum(out, out.T)
 
 
@@ -310,7 +323,7 @@ def neighbour_state_fingerprint(neighbours: Any) -> np.ndarray:
         keys_a = _row_keys(stack[a], width)
         ka = stack[a].shape[1]
         for b in range(a + 1, n_snap):
-            common = _intersection_counts(keys_a, _row_keys(stack[b], width), n, width)
+            common = _intersection_counts(keys_a, _row_keys(stack[b], width), n)
             jac = common / (ka + stack[b].shape[1] - common)
             out[a, b] = 1.0 - jac.mean()
     out = np.clip(out, 0.0, 1.0)
@@ -321,16 +334,20 @@ def neighbour_state_fingerprint(neighbours: Any) -> np.ndarray:
 
 
 def _as_predictions(predictions: Any, owner: str, name: str = "predictions") -> np.ndarray:
-    return _as_int_array(predictions, name, owner, 2,
-                         "a 2-D int array (n_snapshots, n_samples) of predicted classes")
+    return _as_int_array(
+        predictions, name, owner, 2, "a 2-D int array (n_snapshots, n_samples) of predicted classes"
+    )
 
 
 def _check_n_classes(n_classes: Any, owner: str, needed: int) -> int:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer) or (
-        n_classes < max(1, needed)
+    if (
+        isinstance(n_classes, bool)
+        or not isinstance(n_classes, int | np.integer)
+        or (n_classes < max(1, needed))
     ):
-        raise invalid_parameter("n_classes", owner,
-                                f"an int >= {max(1, needed)} (1 + largest class)", n_classes)
+        raise invalid_parameter(
+            "n_classes", owner, f"an int >= {max(1, needed)} (1 + largest class)", n_classes
+        )
     return int(n_classes)
 
 
@@ -361,13 +378,21 @@ def class_transition_matrix(pred_a: Any, pred_b: Any, n_classes: int) -> np.ndar
     a = _as_int_array(pred_a, "pred_a", owner, 1, what)
     b = _as_int_array(pred_b, "pred_b", owner, 1, what)
     if a.shape != b.shape:
-        raise invalid_parameter("pred_b", owner, f"an array of shape {a.shape} like pred_a",
-                                f"an array of shape {b.shape}")
+        raise invalid_parameter(
+            "pred_b",
+            owner,
+            f"an array of shape {a.shape} like pred_a",
+            f"an array of shape {b.shape}",
+        )
     n_classes = _check_n_classes(n_classes, owner, 1)
     for name, arr in (("pred_a", a), ("pred_b", b)):
         if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-            raise invalid_parameter(name, owner, f"classes in [0, {n_classes})",
-                                    f"values in [{int(arr.min())}, {int(arr.max())}]")
+            raise invalid_parameter(
+                name,
+                owner,
+                f"classes in [0, {n_classes})",
+                f"values in [{int(arr.min())}, {int(arr.max())}]",
+            )
     flat = a.astype(np.int64) * n_classes + b
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
@@ -389,11 +414,13 @@ def class_transition_matrices(predictions: Any, n_classes: int | None = None) ->
     owner = "class_transition_matrices"
     pred = _as_predictions(predictions, owner)
     if pred.shape[0] < 2:
-        raise invalid_parameter("predictions", owner, "at least 2 snapshots (rows)",
-                                f"an array of shape {pred.shape}")
+        raise invalid_parameter(
+            "predictions", owner, "at least 2 snapshots (rows)", f"an array of shape {pred.shape}"
+        )
     if pred.size and pred.min() < 0:
-        raise invalid_parameter("predictions", owner, "non-negative classes",
-                                f"min {int(pred.min())}")
+        raise invalid_parameter(
+            "predictions", owner, "non-negative classes", f"min {int(pred.min())}"
+        )
     needed = int(pred.max()) + 1 if pred.size else 1
     n_classes = needed if n_classes is None else _check_n_classes(n_classes, owner, needed)
     c2 = n_classes * n_classes
@@ -429,8 +456,9 @@ def class_transition_fingerprint_from_matrices(deltas: Any) -> np.ndarray:
         raise invalid_parameter("deltas", owner, what, type(deltas).__name__) from exc
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise invalid_parameter("deltas", owner, what, f"an array of shape {arr.shape}")
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
-                                 or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
         raise invalid_parameter("deltas", owner, what, f"dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise invalid_parameter("deltas", owner, what, "non-finite values")
@@ -444,7 +472,7 @@ def class_transition_fingerprint_from_matrices(deltas: Any) -> np.ndarray:
     totals = changes.sum(axis=1)
     num = np.zeros((m, m), dtype=np.float64)
     for a in range(m - 1):
-        num[a, a + 1:] = np.abs(changes[a + 1:] - changes[a]).sum(axis=1)
+        num[a, a + 1 :] = np.abs(changes[a + 1 :] - changes[a]).sum(axis=1)
     num = num + num.T
     den = (totals[:, None] + totals[None, :]).astype(np.float64)
     out = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
@@ -502,10 +530,14 @@ def prediction_disagreement(predictions: Any) -> np.ndarray:
     owner = "prediction_disagreement"
     pred = _as_predictions(predictions, owner)
     if pred.shape[0] < 1 or pred.shape[1] < 1:
-        raise invalid_parameter("predictions", owner, "at least one snapshot and one sample",
-                                f"an array of shape {pred.shape}")
+        raise invalid_parameter(
+            "predictions",
+            owner,
+            "at least one snapshot and one sample",
+            f"an array of shape {pred.shape}",
+        )
     m, n = pred.shape
     out = np.zeros((m, m), dtype=np.float64)
     for a in range(m - 1):
-        out[a, a + 1:] = np.count_nonzero(pred[a + 1:] != pred[a], axis=1) / n
+        out[a, a + 1 :] = np.count_nonzero(pred[a + 1 :] != pred[a], axis=1) / n
     return out + out.T

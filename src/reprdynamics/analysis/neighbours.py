@@ -11,11 +11,13 @@ space and returns *squared* euclidean distances; :func:`k_nearest_neighbours` ma
 onto euclidean space first and converts the distances it reports.
 
 How exactness is kept with fast arithmetic: candidates are found with the expansion
-``||x||^2 + ||y||^2 - 2 x.y`` (BLAS, float32, on column-centred data), every point whose
-approximate value lies within a rounding-error bound of the k-th smallest is kept, and the
-final order is decided on distances recomputed directly as ``sum((x - y)^2)`` in float64.
-So rows that are exactly tied in float64 (duplicates, integer data) are ordered by id, and
-the result equals a brute-force sort on ``(distance, id)``.
+``||x||^2 + ||y||^2 - 2 x.y`` (one float32 BLAS product per block of query rows, on
+column-centred data), every point whose approximate value lies within a rounding-error
+bound of the k-th smallest is kept, and the final order is decided on distances recomputed
+directly as ``sum((x - y)^2)`` in float64. So rows that are exactly tied in float64
+(duplicates, integer data) are ordered by id, and the result equals a brute-force sort on
+``(distance, id)``. The exact faiss backend uses the same bound to certify its candidates
+and recomputes uncertified rows with the NumPy backend.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from reprdynamics.analysis.fingerprints import neighbour_overlap
 from reprdynamics.errors import invalid_parameter, require
 
 __all__ = [
@@ -47,8 +50,9 @@ _METRICS = ("euclidean", "cosine")
 _DEFAULT_BLOCK_BYTES = 256 * 2**20
 #: Bytes of pair differences materialised at once when recomputing exact distances.
 _PAIR_CHUNK_BYTES = 64 * 2**20
-#: Above this many samples "auto" prefers faiss (still exact) when it is installed.
-_AUTO_FAISS_MIN_SAMPLES = 20_000
+#: From this many samples on, "auto" prefers faiss (still exact) when it is installed. Below
+#: it the NumPy backend was as fast or faster in our measurements (n=50,000, D=10 and 128).
+_AUTO_FAISS_MIN_SAMPLES = 100_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,15 +109,20 @@ def _as_data_matrix(X: Any, name: str, owner: str, *, min_rows: int = 1) -> np.n
     except (TypeError, ValueError) as exc:
         raise invalid_parameter(name, owner, "a 2-D numeric array", type(X).__name__) from exc
     if arr.ndim != 2:
-        raise invalid_parameter(name, owner, "a 2-D array (n_samples, n_features)",
-                                f"an array of shape {arr.shape}")
+        raise invalid_parameter(
+            name, owner, "a 2-D array (n_samples, n_features)", f"an array of shape {arr.shape}"
+        )
     if arr.dtype == bool or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
         raise invalid_parameter(name, owner, "a real numeric array", f"dtype {arr.dtype}")
     if arr.shape[0] < min_rows or arr.shape[1] < 1:
-        raise invalid_parameter(name, owner, f"an array with at least {min_rows} rows and "
-                                "1 column", f"an array of shape {arr.shape}")
+        raise invalid_parameter(
+            name,
+            owner,
+            f"an array with at least {min_rows} rows and 1 column",
+            f"an array of shape {arr.shape}",
+        )
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         raise invalid_parameter(name, owner, "finite (no NaN or inf)", "non-finite values")
@@ -129,8 +138,9 @@ def _check_k(k: Any, low: int, high: int, owner: str, bound: str) -> int:
 # ------------------------------------------------------------------- exact arithmetic
 
 
-def _pair_sq_distances(queries: np.ndarray, data: np.ndarray, rows: np.ndarray,
-                       cols: np.ndarray) -> np.ndarray:
+def _pair_sq_distances(
+    queries: np.ndarray, data: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
     """Squared euclidean distances of the pairs (queries[rows], data[cols]), float64.
 
     Computed directly as ``sum((x - y)^2)`` in one fixed order, so a pair always gets the
@@ -139,14 +149,15 @@ def _pair_sq_distances(queries: np.ndarray, data: np.ndarray, rows: np.ndarray,
     out = np.empty(rows.shape[0], dtype=np.float64)
     step = max(1, _PAIR_CHUNK_BYTES // (8 * data.shape[1]))
     for s in range(0, rows.shape[0], step):
-        diff = queries[rows[s:s + step]] - data[cols[s:s + step]]
+        diff = queries[rows[s : s + step]] - data[cols[s : s + step]]
         np.multiply(diff, diff, out=diff)
-        out[s:s + step] = diff.sum(axis=1)
+        out[s : s + step] = diff.sum(axis=1)
     return out
 
 
-def _select_by_distance_then_id(d2: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int,
-                                n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+def _select_by_distance_then_id(
+    d2: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int, n_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the k candidate pairs with smallest (distance, id); every row needs >= k."""
     order = np.lexsort((cols, d2, rows))
     counts = np.bincount(rows, minlength=n_rows)
@@ -166,14 +177,13 @@ def _rounding_bound(n_features: int, dtype: np.dtype) -> float:
     return (4.0 * n_features + 32.0) * unit
 
 
-def _sort_rows_by_distance_then_id(dist: np.ndarray, idx: np.ndarray
-                                   ) -> tuple[np.ndarray, np.ndarray]:
+def _sort_rows_by_distance_then_id(
+    dist: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Stable re-sort of every row by (distance, id), vectorised over rows."""
     n, k = idx.shape
     row = np.repeat(np.arange(n), k)
-    order = np.lexsort((idx.ravel(), dist.ravel(), row)).reshape(n, k) - (np.arange(n) * k)[
-        :, None
-    ]
+    order = np.lexsort((idx.ravel(), dist.ravel(), row)).reshape(n, k) - (np.arange(n) * k)[:, None]
     return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
@@ -209,14 +219,21 @@ class KNNIndex(ABC):
 
     def _prepare_query(self, queries: Any, k: Any) -> tuple[np.ndarray, int]:
         if not hasattr(self, "data_"):
-            raise invalid_parameter("self", f"{type(self).__name__}.query",
-                                    "a built index (call build first)", "an unbuilt index")
+            raise invalid_parameter(
+                "self",
+                f"{type(self).__name__}.query",
+                "a built index (call build first)",
+                "an unbuilt index",
+            )
         owner = f"{type(self).__name__}.query"
         q = _as_data_matrix(queries, "queries", owner)
         if q.shape[1] != self.data_.shape[1]:
-            raise invalid_parameter("queries", owner,
-                                    f"an array with {self.data_.shape[1]} columns",
-                                    f"an array of shape {q.shape}")
+            raise invalid_parameter(
+                "queries",
+                owner,
+                f"an array with {self.data_.shape[1]} columns",
+                f"an array of shape {q.shape}",
+            )
         k = _check_k(k, 1, self.data_.shape[0], owner, "n_indexed")
         return q, k
 
@@ -246,20 +263,27 @@ class ExactKNNIndex(KNNIndex):
     name: ClassVar[str] = "exact"
     exact: ClassVar[bool] = True
 
-    def __init__(self, *, block_bytes: int = _DEFAULT_BLOCK_BYTES,
-                 compute_dtype: Literal["float32", "float64"] = "float32") -> None:
+    def __init__(
+        self,
+        *,
+        block_bytes: int = _DEFAULT_BLOCK_BYTES,
+        compute_dtype: Literal["float32", "float64"] = "float32",
+    ) -> None:
         self.block_bytes = block_bytes
         self.compute_dtype = compute_dtype
 
     def build(self, data: np.ndarray) -> ExactKNNIndex:
         owner = "ExactKNNIndex"
-        if isinstance(self.block_bytes, bool) or not isinstance(
-            self.block_bytes, int | np.integer
-        ) or self.block_bytes < 1:
+        if (
+            isinstance(self.block_bytes, bool)
+            or not isinstance(self.block_bytes, int | np.integer)
+            or self.block_bytes < 1
+        ):
             raise invalid_parameter("block_bytes", owner, "a positive int", self.block_bytes)
         if self.compute_dtype not in ("float32", "float64"):
-            raise invalid_parameter("compute_dtype", owner, "'float32' or 'float64'",
-                                    self.compute_dtype)
+            raise invalid_parameter(
+                "compute_dtype", owner, "'float32' or 'float64'", self.compute_dtype
+            )
         data = self._prepare_build(data)
         dtype = np.dtype(self.compute_dtype)
         centred = np.ascontiguousarray(data - self.mean_, dtype=dtype)
@@ -285,36 +309,64 @@ class ExactKNNIndex(KNNIndex):
         q_aug[:, :-1] = q - self.mean_
         q_sq = np.einsum("ij,ij->i", q_aug[:, :-1], q_aug[:, :-1], dtype=np.float64)
         slack_all = 2.0 * self.relative_error_ * (q_sq + self.max_sq_norm_)
-        # An upper bound on each row's k-th value comes from a strided subset of columns
-        # (its k-th smallest can only be larger); only columns below it are looked at.
+        # The k-th smallest value over a subset of the data can only be larger than over
+        # all of it: a cheap upper bound, so that only a few hundred columns per row survive
+        # the scan of the full block. The subset is a contiguous copy (cache friendly).
         stride = max(1, n // max(2048, 64 * k))
+        subset = np.ascontiguousarray(self.augmented_[::stride])
         # A block holds the distance block, a boolean mask and a few candidates per row.
-        per_row = n * (dtype.itemsize + 1) + 64 * k * 8
+        per_row = n * (dtype.itemsize + 1) + 64 * k * 24
         step = int(max(1, min(q.shape[0], self.block_bytes // per_row)))
         out_d = np.empty((q.shape[0], k), dtype=np.float64)
         out_i = np.empty((q.shape[0], k), dtype=np.int64)
         for s in range(0, q.shape[0], step):
             e = min(s + step, q.shape[0])
-            partial = q_aug[s:e] @ self.augmented_.T  # ||y||^2 - 2 x.y, shape (b, n)
-            subset = partial[:, ::stride]
-            if subset.shape[1] > k:
-                bound = np.partition(subset, k - 1, axis=1)[:, k - 1]
-            else:
-                bound = subset.max(axis=1)
             slack = slack_all[s:e]
-            rows, cols = np.nonzero(partial <= (bound.astype(np.float64) + slack)[:, None])
-            values = partial[rows, cols].astype(np.float64)
+            sub = q_aug[s:e] @ subset.T
+            bound = _kth_smallest_rows(sub, k).astype(np.float64) + slack
+            partial = q_aug[s:e] @ self.augmented_.T  # ||y||^2 - 2 x.y, shape (b, n)
+            # flatnonzero + divmod: much faster than a 2-D nonzero.
+            flat = np.flatnonzero(partial <= _round_up(bound, dtype)[:, None])
+            values = partial.ravel()[flat].astype(np.float64)
             del partial
-            # Exact k-th smallest approximate value per row, then keep everything within
-            # the rounding bound of it; candidate pairs are grouped by row already.
-            order = np.lexsort((values, rows))
-            counts = np.bincount(rows, minlength=e - s)
-            kth = values[order[np.cumsum(counts) - counts + (k - 1)]]
+            rows, cols = np.divmod(flat, n)
+            # Exact k-th smallest candidate value per row, then keep everything within
+            # the rounding bound of it.
+            kth = _kth_smallest_grouped(values, rows, e - s, k)
             keep = values <= (kth + slack)[rows]
             rows, cols = rows[keep], cols[keep]
             d2 = _pair_sq_distances(q[s:e], self.data_, rows, cols)
             out_d[s:e], out_i[s:e] = _select_by_distance_then_id(d2, rows, cols, k, e - s)
         return out_d, out_i
+
+
+def _kth_smallest_rows(values: np.ndarray, k: int) -> np.ndarray:
+    """k-th smallest value of every row (rows need at least k columns)."""
+    if values.shape[1] > k:
+        return np.partition(values, k - 1, axis=1)[:, k - 1]
+    return values.max(axis=1)
+
+
+def _round_up(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` (float64) in ``dtype``, rounded up, so comparisons stay in one dtype."""
+    out = values.astype(dtype)
+    low = out.astype(np.float64) < values
+    out[low] = np.nextafter(out[low], dtype.type(np.inf))
+    return out
+
+
+def _kth_smallest_grouped(values: np.ndarray, rows: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """k-th smallest of ``values`` within each row group (rows ascending, >= k per row)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    starts = np.cumsum(counts) - counts
+    widest = int(counts.max())
+    if n_rows * widest <= 4 * values.size + 2**20:
+        # Pad rows to equal length with +inf and partition: far faster than a lexsort.
+        padded = np.full((n_rows, widest), np.inf)
+        padded[rows, np.arange(values.size) - starts[rows]] = values
+        return _kth_smallest_rows(padded, k)
+    order = np.lexsort((values, rows))  # very uneven groups: avoid a huge padded array
+    return values[order[starts + (k - 1)]]
 
 
 class FaissKNNIndex(KNNIndex):
@@ -344,17 +396,19 @@ class FaissKNNIndex(KNNIndex):
 
     def build(self, data: np.ndarray) -> FaissKNNIndex:
         faiss = require("faiss", "faiss", "The faiss neighbour backend")
-        if isinstance(self.extra_candidates, bool) or not isinstance(
-            self.extra_candidates, int | np.integer
-        ) or self.extra_candidates < 0:
-            raise invalid_parameter("extra_candidates", "FaissKNNIndex", "an int >= 0",
-                                    self.extra_candidates)
+        if (
+            isinstance(self.extra_candidates, bool)
+            or not isinstance(self.extra_candidates, int | np.integer)
+            or self.extra_candidates < 0
+        ):
+            raise invalid_parameter(
+                "extra_candidates", "FaissKNNIndex", "an int >= 0", self.extra_candidates
+            )
         data = self._prepare_build(data)
         centred = np.ascontiguousarray(data - self.mean_, dtype=np.float32)
         self.index_ = faiss.IndexFlatL2(data.shape[1])
         self.index_.add(centred)
-        self.max_sq_norm_ = float(np.einsum("ij,ij->i", centred, centred,
-                                            dtype=np.float64).max())
+        self.max_sq_norm_ = float(np.einsum("ij,ij->i", centred, centred, dtype=np.float64).max())
         self.relative_error_ = _rounding_bound(data.shape[1], np.dtype(np.float32))
         self._fallback: ExactKNNIndex | None = None
         return self
@@ -415,8 +469,14 @@ class FaissHNSWIndex(KNNIndex):
     name: ClassVar[str] = "faiss-hnsw"
     exact: ClassVar[bool] = False
 
-    def __init__(self, *, m: int = 32, ef_construction: int = 200, ef_search: int = 128,
-                 extra_candidates: int = 8) -> None:
+    def __init__(
+        self,
+        *,
+        m: int = 32,
+        ef_construction: int = 200,
+        ef_search: int = 128,
+        extra_candidates: int = 8,
+    ) -> None:
         self.m = m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
@@ -489,7 +549,7 @@ def get_backend(backend: str | KNNIndex = "exact", *, n_samples: int | None = No
     ----------
     backend : {"exact", "faiss", "faiss-hnsw", "approximate", "auto"} or KNNIndex
         ``"auto"`` gives the exact faiss backend when faiss is installed and there are at
-        least 20,000 samples, else the NumPy exact backend; the result is exact either way.
+        least 100,000 samples, else the NumPy exact backend; the result is exact either way.
     n_samples : int, optional
         Problem size used by ``"auto"``.
     """
@@ -501,8 +561,9 @@ def get_backend(backend: str | KNNIndex = "exact", *, n_samples: int | None = No
     if isinstance(backend, str) and backend in BACKENDS:
         return BACKENDS[backend]()
     names = ", ".join(repr(b) for b in [*BACKENDS, "auto"])
-    raise invalid_parameter("backend", "k_nearest_neighbours",
-                            f"one of {names} or a KNNIndex instance", backend)
+    raise invalid_parameter(
+        "backend", "k_nearest_neighbours", f"one of {names} or a KNNIndex instance", backend
+    )
 
 
 # ------------------------------------------------------------------------ public API
@@ -521,8 +582,7 @@ def _cosine_embedding(X: np.ndarray) -> np.ndarray:
     return out
 
 
-def _drop_self(d2: np.ndarray, idx: np.ndarray, ids: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _drop_self(d2: np.ndarray, idx: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """From k+1 neighbours including possibly the query itself, keep the k nearest others.
 
     If the query's own id is among them it is removed; otherwise (k+1 exact duplicates
@@ -554,8 +614,6 @@ def neighbour_recall(approx_indices: Any, exact_indices: Any) -> float:
     >>> neighbour_recall([[1, 2], [0, 3]], [[2, 1], [0, 2]])
     0.75
     """
-    from reprdynamics.analysis.fingerprints import neighbour_overlap
-
     return float(np.mean(neighbour_overlap(approx_indices, exact_indices)))
 
 
@@ -587,8 +645,9 @@ def k_nearest_neighbours(
         distance 1 from every non-zero row (as if orthogonal to all) and 0 from other zero
         rows (identical).
     backend : str or KNNIndex, default "exact"
-        ``"exact"`` (NumPy/BLAS), ``"faiss"`` (exact, faster for large n), ``"auto"``
-        (exact; faiss when installed and n >= 20,000), ``"faiss-hnsw"`` /
+        ``"exact"`` (NumPy/BLAS), ``"faiss"`` (exact: faiss candidates, certified and
+        re-ranked in float64), ``"auto"``
+        (exact; faiss when installed and n >= 100,000), ``"faiss-hnsw"`` /
         ``"approximate"`` (approximate, opt-in) or a :class:`KNNIndex` instance.
     recall_sample : int, default 1000
         For approximate backends: number of random rows on which recall is measured
@@ -608,6 +667,13 @@ def k_nearest_neighbours(
         ``X`` not 2-D, not finite or with fewer than 2 rows; ``k`` outside ``[1, n - 1]``;
         unknown ``metric`` or ``backend``.
 
+    Notes
+    -----
+    The exact backend costs ``O(n^2 D)`` time and holds ``X`` in float64, a float32 copy
+    and one block of at most ``block_bytes`` (256 MiB by default) at a time. Measured on a
+    shared 2-core machine: n=50,000, D=10, k=10 in about 6 s of CPU time (single BLAS
+    thread).
+
     Examples
     --------
     >>> import numpy as np
@@ -624,8 +690,10 @@ def k_nearest_neighbours(
     k = _check_k(k, 1, n - 1, owner, "n-1")
     if metric not in _METRICS:
         raise invalid_parameter("metric", owner, "'euclidean' or 'cosine'", metric)
-    if isinstance(recall_sample, bool) or not isinstance(recall_sample, int | np.integer) or (
-        recall_sample < 1
+    if (
+        isinstance(recall_sample, bool)
+        or not isinstance(recall_sample, int | np.integer)
+        or (recall_sample < 1)
     ):
         raise invalid_parameter("recall_sample", owner, "a positive int", recall_sample)
     index = get_backend(backend, n_samples=n)
@@ -648,5 +716,12 @@ def k_nearest_neighbours(
     dist = np.sqrt(d2) if metric == "euclidean" else 0.5 * d2
     # sqrt can merge distinct squared distances; keep "distance, then id" exact on output.
     dist, idx = _sort_rows_by_distance_then_id(dist, idx)
-    return NeighbourResult(indices=idx, distances=dist, metric=metric, backend=index.name,
-                           exact=index.exact, recall=recall, recall_sample_size=n_recall)
+    return NeighbourResult(
+        indices=idx,
+        distances=dist,
+        metric=metric,
+        backend=index.name,
+        exact=index.exact,
+        recall=recall,
+        recall_sample_size=n_recall,
+    )

@@ -12,7 +12,7 @@ Everything is computed in float64 from feature-space quantities when that is che
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class _Centred:
     """One representation prepared for CKA: centred rows and the terms reused per pair."""
 
     x: np.ndarray  # (n, D) float64, column means 0
+    gram: np.ndarray | None  # (n, n) X X^T, kept when D > n (then smaller than X itself)
     row_sq: np.ndarray  # (n,) ||x_i||^2
     total_sq: float  # ||X||_F^2
     self_cross: float  # ||X^T X||_F^2
@@ -40,10 +41,12 @@ def _as_representation(X: Any, name: str, owner: str) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise invalid_parameter(name, owner, "a 2-D numeric array", type(X).__name__) from exc
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise invalid_parameter(name, owner, "a 2-D array (n_samples, n_features)",
-                                f"an array of shape {arr.shape}")
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
-                                 or np.issubdtype(arr.dtype, np.integer)):
+        raise invalid_parameter(
+            name, owner, "a 2-D array (n_samples, n_features)", f"an array of shape {arr.shape}"
+        )
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
         raise invalid_parameter(name, owner, "a real numeric array", f"dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
@@ -51,22 +54,27 @@ def _as_representation(X: Any, name: str, owner: str) -> np.ndarray:
     return arr
 
 
-def _cross(x: np.ndarray, y: np.ndarray) -> float:
-    """``||Y^T X||_F^2 = <X X^T, Y Y^T>_F`` by whichever side is smaller."""
-    n = x.shape[0]
-    if x.shape[1] * y.shape[1] <= n * n:
-        m = x.T @ y
+def _cross(a: _Centred, b: _Centred) -> float:
+    """``||Y^T X||_F^2 = <X X^T, Y Y^T>_F``, by whichever side is cheaper."""
+    n = a.x.shape[0]
+    if a.gram is not None and b.gram is not None:
+        return float(np.einsum("ij,ij->", a.gram, b.gram))
+    if a.x.shape[1] * b.x.shape[1] <= n * n:
+        m = a.x.T @ b.x
         return float(np.einsum("ij,ij->", m, m))
-    gram_x = x @ x.T
-    gram_y = y @ y.T
-    return float(np.einsum("ij,ij->", gram_x, gram_y))
+    gram_a = a.x @ a.x.T if a.gram is None else a.gram
+    gram_b = b.x @ b.x.T if b.gram is None else b.gram
+    return float(np.einsum("ij,ij->", gram_a, gram_b))
 
 
 def _centre(X: np.ndarray, self_cross: float | None = None) -> _Centred:
     x = X - X.mean(axis=0)
     row_sq = np.einsum("ij,ij->i", x, x)
-    return _Centred(x=x, row_sq=row_sq, total_sq=float(row_sq.sum()),
-                    self_cross=_cross(x, x) if self_cross is None else self_cross)
+    gram = x @ x.T if x.shape[1] > x.shape[0] else None
+    prepared = _Centred(x=x, gram=gram, row_sq=row_sq, total_sq=float(row_sq.sum()), self_cross=0.0)
+    if self_cross is None:
+        self_cross = _cross(prepared, prepared)
+    return replace(prepared, self_cross=self_cross)
 
 
 def _hsic_terms(cross: float, a: _Centred, b: _Centred, debiased: bool) -> float:
@@ -82,8 +90,11 @@ def _hsic_terms(cross: float, a: _Centred, b: _Centred, debiased: bool) -> float
     if not debiased:
         return cross
     n = a.x.shape[0]
-    return (cross - n / (n - 2.0) * float(a.row_sq @ b.row_sq)
-            + a.total_sq * b.total_sq / ((n - 1.0) * (n - 2.0)))
+    return (
+        cross
+        - n / (n - 2.0) * float(a.row_sq @ b.row_sq)
+        + a.total_sq * b.total_sq / ((n - 1.0) * (n - 2.0))
+    )
 
 
 def _cka(a: _Centred, b: _Centred, cross: float, debiased: bool) -> float:
@@ -135,32 +146,40 @@ def linear_cka(X: Any, Y: Any, *, debiased: bool = False) -> float:
     x = _as_representation(X, "X", owner)
     y = _as_representation(Y, "Y", owner)
     if y.shape[0] != x.shape[0]:
-        raise invalid_parameter("Y", owner, f"an array with {x.shape[0]} rows like X",
-                                f"an array of shape {y.shape}")
+        raise invalid_parameter(
+            "Y", owner, f"an array with {x.shape[0]} rows like X", f"an array of shape {y.shape}"
+        )
     need = _min_samples(bool(debiased))
     if x.shape[0] < need:
-        raise invalid_parameter("X", owner, f"an array with at least {need} rows",
-                                f"an array of shape {x.shape}")
+        raise invalid_parameter(
+            "X", owner, f"an array with at least {need} rows", f"an array of shape {x.shape}"
+        )
     a, b = _centre(x), _centre(y)
-    return float(_cka(a, b, _cross(a.x, b.x), bool(debiased)))
+    return float(_cka(a, b, _cross(a, b), bool(debiased)))
 
 
 def _as_snapshot_sequence(snapshots: Any, owner: str) -> Sequence[Any]:
     if isinstance(snapshots, np.ndarray):
         if snapshots.ndim != 3:
-            raise invalid_parameter("snapshots", owner, "a (T, n, D) array or a sequence of "
-                                    "(n, D) arrays", f"an array of shape {snapshots.shape}")
+            raise invalid_parameter(
+                "snapshots",
+                owner,
+                "a (T, n, D) array or a sequence of (n, D) arrays",
+                f"an array of shape {snapshots.shape}",
+            )
         return snapshots
     if hasattr(snapshots, "__len__") and hasattr(snapshots, "__getitem__"):
         return snapshots
     if isinstance(snapshots, Iterable):
         return list(snapshots)
-    raise invalid_parameter("snapshots", owner, "a sequence of (n, D) arrays",
-                            type(snapshots).__name__)
+    raise invalid_parameter(
+        "snapshots", owner, "a sequence of (n, D) arrays", type(snapshots).__name__
+    )
 
 
-def linear_cka_matrix(snapshots: Any, *, debiased: bool = False,
-                      max_bytes: int = _DEFAULT_MAX_BYTES) -> np.ndarray:
+def linear_cka_matrix(
+    snapshots: Any, *, debiased: bool = False, max_bytes: int = _DEFAULT_MAX_BYTES
+) -> np.ndarray:
     """Linear CKA between every pair of snapshots, in bounded memory.
 
     Parameters
@@ -182,11 +201,20 @@ def linear_cka_matrix(snapshots: Any, *, debiased: bool = False,
     ndarray of float64, shape (T, T)
         Symmetric, ones on the diagonal (NaN for constant snapshots, see
         :func:`linear_cka`).
+
+    Notes
+    -----
+    Cost: one ``D_a x D_b`` cross product per pair, ``O(T^2 n D^2)`` flops in float64
+    (T=100, n=50,000, D=512 is about 1.3e14); for large runs compute it on a sample of
+    the samples. When ``D > n`` each snapshot keeps its n x n Gram matrix instead and a
+    pair costs ``O(n^2)``.
     """
     owner = "linear_cka_matrix"
     seq = _as_snapshot_sequence(snapshots, owner)
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int | np.integer) or (
-        max_bytes < 1
+    if (
+        isinstance(max_bytes, bool)
+        or not isinstance(max_bytes, int | np.integer)
+        or (max_bytes < 1)
     ):
         raise invalid_parameter("max_bytes", owner, "a positive int", max_bytes)
     n_snap = len(seq)
@@ -201,21 +229,27 @@ def linear_cka_matrix(snapshots: Any, *, debiased: bool = False,
         if not n_samples:
             need = _min_samples(debiased)
             if x.shape[0] < need:
-                raise invalid_parameter(f"snapshots[{t}]", owner,
-                                        f"an array with at least {need} rows",
-                                        f"an array of shape {x.shape}")
+                raise invalid_parameter(
+                    f"snapshots[{t}]",
+                    owner,
+                    f"an array with at least {need} rows",
+                    f"an array of shape {x.shape}",
+                )
             n_samples.append(x.shape[0])
         elif x.shape[0] != n_samples[0]:
-            raise invalid_parameter(f"snapshots[{t}]", owner,
-                                    f"an array with {n_samples[0]} rows like snapshots[0]",
-                                    f"an array of shape {x.shape}")
+            raise invalid_parameter(
+                f"snapshots[{t}]",
+                owner,
+                f"an array with {n_samples[0]} rows like snapshots[0]",
+                f"an array of shape {x.shape}",
+            )
         prepared = _centre(x, self_cross.get(t))
         self_cross[t] = prepared.self_cross
         return prepared
 
     out = np.eye(n_snap, dtype=np.float64)
     first = load(0)
-    per_snapshot = max(1, first.x.nbytes)
+    per_snapshot = max(1, first.x.nbytes + (0 if first.gram is None else first.gram.nbytes))
     preloaded = {0: first}
     del first
     block = int(max(1, max_bytes // per_snapshot - 1))  # room for one streamed snapshot
@@ -226,11 +260,11 @@ def linear_cka_matrix(snapshots: Any, *, debiased: bool = False,
         for a in range(start, stop):
             out[a, a] = _cka(held[a], held[a], held[a].self_cross, debiased)
             for b in range(a + 1, stop):
-                out[a, b] = _cka(held[a], held[b], _cross(held[a].x, held[b].x), debiased)
+                out[a, b] = _cka(held[a], held[b], _cross(held[a], held[b]), debiased)
         for b in range(stop, n_snap):
             streamed = load(b)
             for a in range(start, stop):
-                out[a, b] = _cka(held[a], streamed, _cross(held[a].x, streamed.x), debiased)
+                out[a, b] = _cka(held[a], streamed, _cross(held[a], streamed), debiased)
         del held
         start = stop
     upper = np.triu_indices(n_snap, 1)
@@ -240,8 +274,9 @@ def linear_cka_matrix(snapshots: Any, *, debiased: bool = False,
     return out
 
 
-def cka_fingerprint(snapshots: Any, *, debiased: bool = False,
-                    max_bytes: int = _DEFAULT_MAX_BYTES) -> np.ndarray:
+def cka_fingerprint(
+    snapshots: Any, *, debiased: bool = False, max_bytes: int = _DEFAULT_MAX_BYTES
+) -> np.ndarray:
     """Representation-similarity fingerprint ``D[a, b] = 1 - CKA(X_a, X_b)``.
 
     DESIGN section 2; linear CKA of Kornblith et al. (2019), debiased variant with the
