@@ -11,6 +11,7 @@ from reprdynamics.analysis.neighbours import (
     ExactKNNIndex,
     FaissHNSWIndex,
     FaissKNNIndex,
+    KDTreeKNNIndex,
     KNNIndex,
     NeighbourResult,
     get_backend,
@@ -368,3 +369,43 @@ def test_kth_smallest_grouped_uneven_groups_fall_back_to_lexsort():
     starts = np.cumsum(sizes) - sizes
     expected = [np.sort(values[s : s + c])[1] for s, c in zip(starts, sizes, strict=True)]
     np.testing.assert_array_equal(kth, expected)
+
+
+# ------------------------------------------------------------------------- k-d tree
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(12, 120),
+    d=st.integers(1, 5),
+    k=st.integers(1, 10),
+    extra=st.integers(0, 3),
+    seed=st.integers(0, 10_000),
+)
+def test_kdtree_backend_equals_bruteforce_with_ties(n, d, k, extra, seed):
+    # Small integer grids are full of equal distances: the tie rule must survive the tree.
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(n, d)).astype(float)
+    k = min(k, n - 1)
+    index = KDTreeKNNIndex(extra_candidates=extra)
+    res = k_nearest_neighbours(X, k, backend=index)
+    ref_idx, ref_dist = naive_knn(X, k)
+    np.testing.assert_array_equal(res.indices, ref_idx)
+    np.testing.assert_allclose(res.distances, ref_dist, atol=1e-12)
+    assert res.exact and res.backend == "kdtree"
+
+
+def test_kdtree_cosine_and_continuous_data_match_exact():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 6))
+    for metric in ("euclidean", "cosine"):
+        a = k_nearest_neighbours(X, 7, metric=metric, backend="kdtree")
+        b = k_nearest_neighbours(X, 7, metric=metric, backend="exact")
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_allclose(a.distances, b.distances, atol=1e-12)
+
+
+def test_auto_picks_the_kdtree_for_large_low_dimensional_data():
+    assert isinstance(get_backend("auto", n_samples=5000, n_features=10), KDTreeKNNIndex)
+    assert isinstance(get_backend("auto", n_samples=5000, n_features=64), ExactKNNIndex)
+    assert isinstance(get_backend("auto", n_samples=100, n_features=3), ExactKNNIndex)

@@ -53,6 +53,9 @@ _PAIR_CHUNK_BYTES = 64 * 2**20
 #: From this many samples on, "auto" prefers faiss (still exact) when it is installed. Below
 #: it the NumPy backend was as fast or faster in our measurements (n=50,000, D=10 and 128).
 _AUTO_FAISS_MIN_SAMPLES = 100_000
+#: "auto" uses the k-d tree (still exact) for low-dimensional data of at least this size.
+_AUTO_KDTREE_MIN_SAMPLES = 2_000
+_AUTO_KDTREE_MAX_FEATURES = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -447,6 +450,59 @@ class FaissKNNIndex(KNNIndex):
         return out_d, out_i
 
 
+class KDTreeKNNIndex(KNNIndex):
+    """Exact neighbours from a k-d tree (SciPy's ``cKDTree``), re-ranked by the tie rule.
+
+    Fast for low-dimensional representations (logits of a few classes), where brute force
+    spends its time partitioning an n×n distance matrix. The tree returns
+    ``k + extra_candidates`` candidates in float64; they are re-ranked by recomputed
+    distances, then (distance, id). A row is accepted only when the tree's last candidate is
+    farther than the k-th distance, so no tied neighbour can lie beyond the candidates;
+    other rows are recomputed by :class:`ExactKNNIndex`. The result equals the exact
+    backend's, tie rule included.
+    """
+
+    name: ClassVar[str] = "kdtree"
+    exact: ClassVar[bool] = True
+
+    def __init__(self, *, extra_candidates: int = 4, leafsize: int = 32) -> None:
+        self.extra_candidates = extra_candidates
+        self.leafsize = leafsize
+
+    def build(self, data: np.ndarray) -> KDTreeKNNIndex:
+        from scipy.spatial import cKDTree
+
+        data = self._prepare_build(data)
+        self.tree_ = cKDTree(np.asarray(data, dtype=np.float64), leafsize=self.leafsize)
+        self._fallback: ExactKNNIndex | None = None
+        return self
+
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q, k = self._prepare_query(queries, k)
+        n = self.data_.shape[0]
+        m = q.shape[0]
+        k_search = min(n, k + int(self.extra_candidates))
+        dist, cand = self.tree_.query(np.asarray(q, dtype=np.float64), k=k_search, workers=-1)
+        dist = np.asarray(dist, dtype=np.float64).reshape(m, k_search)
+        cand = np.asarray(cand, dtype=np.int64).reshape(m, k_search)
+        rows = np.repeat(np.arange(m), k_search)
+        cols = cand.ravel()
+        d2 = _pair_sq_distances(q, self.data_, rows, cols)
+        out_d, out_i = _select_by_distance_then_id(d2, rows, cols, k, m)
+        if k_search < n:
+            # Squared distances; the tree's own distance is exact to float64 rounding.
+            last = dist[:, -1] ** 2
+            proven = last * (1.0 - 1e-9) > out_d[:, -1] * (1.0 + 1e-9) + 1e-300
+        else:
+            proven = np.ones(m, dtype=bool)
+        redo = np.flatnonzero(~proven)
+        if redo.size:
+            if self._fallback is None:
+                self._fallback = ExactKNNIndex().build(self.data_)
+            out_d[redo], out_i[redo] = self._fallback._query(q[redo], k)
+        return out_d, out_i
+
+
 class FaissHNSWIndex(KNNIndex):
     """Approximate neighbours with a faiss HNSW graph, re-ranked by exact distance.
 
@@ -528,6 +584,7 @@ class FaissHNSWIndex(KNNIndex):
 #: Backend names accepted by :func:`get_backend` and :func:`k_nearest_neighbours`.
 BACKENDS: dict[str, type[KNNIndex]] = {
     "exact": ExactKNNIndex,
+    "kdtree": KDTreeKNNIndex,
     "faiss": FaissKNNIndex,
     "faiss-hnsw": FaissHNSWIndex,
     "approximate": FaissHNSWIndex,
@@ -542,7 +599,12 @@ def _faiss_available() -> bool:
     return True
 
 
-def get_backend(backend: str | KNNIndex = "exact", *, n_samples: int | None = None) -> KNNIndex:
+def get_backend(
+    backend: str | KNNIndex = "exact",
+    *,
+    n_samples: int | None = None,
+    n_features: int | None = None,
+) -> KNNIndex:
     """Parse a backend name or instance into an (unbuilt) :class:`KNNIndex`.
 
     Parameters
@@ -556,6 +618,13 @@ def get_backend(backend: str | KNNIndex = "exact", *, n_samples: int | None = No
     if isinstance(backend, KNNIndex):
         return backend
     if backend == "auto":
+        if (
+            n_samples is not None
+            and n_features is not None
+            and n_samples >= _AUTO_KDTREE_MIN_SAMPLES
+            and n_features <= _AUTO_KDTREE_MAX_FEATURES
+        ):
+            return KDTreeKNNIndex()
         big = n_samples is not None and n_samples >= _AUTO_FAISS_MIN_SAMPLES
         return FaissKNNIndex() if big and _faiss_available() else ExactKNNIndex()
     if isinstance(backend, str) and backend in BACKENDS:
@@ -696,7 +765,7 @@ def k_nearest_neighbours(
         or (recall_sample < 1)
     ):
         raise invalid_parameter("recall_sample", owner, "a positive int", recall_sample)
-    index = get_backend(backend, n_samples=n)
+    index = get_backend(backend, n_samples=n, n_features=X.shape[1])
 
     Z = _cosine_embedding(X) if metric == "cosine" else X
     index.build(Z)
