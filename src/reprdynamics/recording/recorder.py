@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -114,6 +115,14 @@ class Recorder:
         Storage dtype of representations: ``"float32"`` (default) or ``"float16"``.
     overwrite, resume
         Replace an existing run, or append to it (``resume=True``) after a restart.
+    background
+        Write each finished snapshot in a background thread, so ``end_snapshot`` (and the
+        batch that starts a new epoch) returns at once and training goes on while the
+        snapshot is compressed and written. At most one write is in flight (memory: two
+        snapshot buffers). The trade-off: a snapshot is durable only once its write ends
+        — :meth:`flush` waits for it — so a process killed within that window loses the
+        latest snapshot (never an earlier one, and never the run's readability). Off by
+        default: then a snapshot is on disk when ``end_snapshot`` returns.
 
     Notes
     -----
@@ -150,6 +159,7 @@ class Recorder:
         overwrite: bool = False,
         resume: bool = False,
         check_finite: bool = True,
+        background: bool = False,
     ) -> None:
         if kind not in KINDS:
             raise invalid_parameter("kind", "Recorder", f"one of {KINDS}", kind)
@@ -173,6 +183,12 @@ class Recorder:
         self.num_snapshots = num_snapshots
         self.dtype = np.dtype(dtype)
         self.check_finite = check_finite
+        self._writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="reprdynamics-writer")
+            if background
+            else None
+        )
+        self._pending: Future[Any] | None = None
         if resume:
             self.run: Run = open_run(path, mode="r+")
             if n_samples is not None and n_samples != self.run.n_samples:
@@ -205,6 +221,7 @@ class Recorder:
         self._current_epoch: int | None = self._last_written_epoch
         self._timing_depth = 0
         self._buffer: _Buffer | None = None
+        self._n_snapshots = self.run.n_snapshots  # written, or being written
         self._closed = False
         self._step = 0
         self.time_in_recorder = 0.0  # seconds spent inside store_batch / end_snapshot
@@ -216,7 +233,14 @@ class Recorder:
 
     @property
     def n_snapshots(self) -> int:
-        return self.run.n_snapshots
+        """Snapshots ended so far (including one still being written in the background)."""
+        return self._n_snapshots
+
+    def flush(self) -> None:
+        """Wait until every ended snapshot is on disk; re-raise a failed background write."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     # ------------------------------------------------------------------ recording
     def store_batch(
@@ -266,7 +290,7 @@ class Recorder:
 
     def _where(self, buffer: _Buffer | None = None) -> str:
         buf = buffer or self._buffer
-        t = self.run.n_snapshots
+        t = self._n_snapshots
         batch = buf.n_batches if buf is not None else 0
         epoch = f", epoch {buf.epoch}" if buf is not None and buf.epoch is not None else ""
         return f"batch {batch} of snapshot {t}{epoch}"
@@ -357,7 +381,7 @@ class Recorder:
                     f"dtype='float32'."
                 )
         if dim is None:
-            if self.run.n_snapshots > 0:
+            if self._n_snapshots > 0:
                 raise RecordingError(
                     f"Layer {layer!r} appears at {where}, but the run's earlier snapshots "
                     f"record only {sorted(self._dims)}. Record the same layers in every snapshot."
@@ -388,7 +412,8 @@ class Recorder:
         with self._timed():
             buf = self._buffer
             if buf is None or buf.n_batches == 0:
-                if metrics and self.run.n_snapshots:
+                if metrics and self._n_snapshots:
+                    self.flush()
                     last = self.run.epochs[-1]
                     this = self._current_epoch if epoch is None else int(epoch)
                     if this is None or last is None or this == last:
@@ -397,14 +422,14 @@ class Recorder:
             missing_layers = set(self._dims) - set(buf.layers)
             if missing_layers:
                 raise RecordingError(
-                    f"Snapshot {self.run.n_snapshots} has no batches for layer(s) "
+                    f"Snapshot {self._n_snapshots} has no batches for layer(s) "
                     f"{sorted(missing_layers)}; every snapshot must record every layer."
                 )
             recorded = np.logical_and.reduce(list(buf.seen.values()))
             n_missing = int(self.n_samples - recorded.sum())
             if n_missing:
                 warnings.warn(
-                    f"Snapshot {self.run.n_snapshots} (epoch {buf.epoch}) ends with {n_missing} "
+                    f"Snapshot {self._n_snapshots} (epoch {buf.epoch}) ends with {n_missing} "
                     f"of {self.n_samples} samples never recorded; it is written with "
                     f"complete=False and NaN rows for them.",
                     IncompleteSnapshotWarning,
@@ -412,14 +437,20 @@ class Recorder:
                 )
             if epoch is not None:
                 buf.epoch = int(epoch)
-            self.run.append_snapshot(
-                buf.layers,
+            write = dict(
                 epoch=buf.epoch,
                 step=step if step is not None else self._step,
                 metrics=metrics,
                 recorded=recorded,
                 dtype=self.dtype,
             )
+            # One write in flight at most: wait for the previous one (and surface its error).
+            self.flush()
+            if self._writer is not None:
+                self._pending = self._writer.submit(self.run.append_snapshot, buf.layers, **write)
+            else:
+                self.run.append_snapshot(buf.layers, **write)
+            self._n_snapshots += 1
             self._last_written_epoch = buf.epoch
             if buf.epoch is not None and (
                 self._current_epoch is None or buf.epoch > self._current_epoch
@@ -431,13 +462,23 @@ class Recorder:
     def close(self) -> None:
         """End the current snapshot, if any, and refuse further batches."""
         if not self._closed:
-            self.end_snapshot()
-            self._closed = True
+            try:
+                self.end_snapshot()
+                self.flush()
+            finally:
+                self._closed = True
+                if self._writer is not None:
+                    self._writer.shutdown(wait=True)
 
     def abort(self) -> None:
-        """Drop the snapshot being assembled (nothing is written) and close."""
+        """Drop the snapshot being assembled (nothing is written) and close.
+
+        Snapshots already ended are still written to the end.
+        """
         self._buffer = None
         self._closed = True
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     def __enter__(self) -> Recorder:
         return self
@@ -449,10 +490,17 @@ class Recorder:
             # Keep only what was complete before the failure: a half-assembled snapshot
             # from a crashed step is dropped rather than written as if it were whole.
             self.abort()
+            pending, self._pending = self._pending, None
+            if pending is not None and pending.exception() is not None:
+                warnings.warn(
+                    f"Writing the last ended snapshot failed too: {pending.exception()}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     def __repr__(self) -> str:
         pending = self._buffer.n_batches if self._buffer else 0
         return (
-            f"<Recorder {self.run.location!r}: {self.run.n_snapshots} snapshots, "
+            f"<Recorder {self.run.location!r}: {self._n_snapshots} snapshots, "
             f"{pending} pending batches>"
         )

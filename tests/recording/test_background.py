@@ -1,0 +1,83 @@
+"""Background snapshot writes: same run on disk, errors surface, durability after flush."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import reprdynamics as rd
+from reprdynamics.errors import RecordingError
+
+
+def _record(path, *, background, n=50, epochs=4, seed=0):
+    rng = np.random.default_rng(seed)
+    rec = rd.Recorder(path, n_samples=n, labels=np.arange(n) % 3, background=background)
+    for epoch in range(epochs):
+        for start in range(0, n, 16):
+            ids = np.arange(start, min(start + 16, n))
+            rec.store_batch(rng.normal(size=(ids.size, 3)), ids=ids, epoch=epoch)
+            rec.store_batch(rng.normal(size=(ids.size, 5)), ids=ids, epoch=epoch, layer="h")
+        rec.end_snapshot(metrics={"loss": 1.0 / (epoch + 1)})
+    rec.close()
+    return rec
+
+
+def test_background_writes_give_the_same_run(tmp_path):
+    _record(tmp_path / "fg", background=False)
+    rec = _record(tmp_path / "bg", background=True)
+    assert rec.n_snapshots == 4
+    fg, bg = rd.open_run(tmp_path / "fg"), rd.open_run(tmp_path / "bg")
+    assert bg.n_snapshots == fg.n_snapshots == 4
+    assert bg.epochs == fg.epochs
+    np.testing.assert_array_equal(bg.metric("loss"), fg.metric("loss"))
+    for t in range(4):
+        for layer in ("logits", "h"):
+            np.testing.assert_array_equal(bg.read(layer, t), fg.read(layer, t))
+        np.testing.assert_array_equal(bg.predictions(t), fg.predictions(t))
+
+
+def test_flush_makes_the_ended_snapshot_durable(tmp_path):
+    rec = rd.Recorder(tmp_path / "r", n_samples=4, background=True)
+    rec.store_batch(np.ones((4, 2)), ids=range(4), epoch=0)
+    rec.end_snapshot()
+    rec.flush()
+    assert rd.open_run(tmp_path / "r").n_snapshots == 1
+    rec.close()
+
+
+def test_the_write_runs_off_the_calling_thread(tmp_path, monkeypatch):
+    rec = rd.Recorder(tmp_path / "r", n_samples=4, background=True)
+    seen = []
+    original = rec.run.append_snapshot
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rec.run, "append_snapshot", spy)
+    rec.store_batch(np.ones((4, 2)), ids=range(4), epoch=0)
+    rec.close()
+    assert seen and seen[0].startswith("reprdynamics-writer")
+    assert rd.open_run(tmp_path / "r").n_snapshots == 1
+
+
+def test_a_failed_background_write_is_raised_at_the_next_call(tmp_path, monkeypatch):
+    rec = rd.Recorder(tmp_path / "r", n_samples=4, background=True)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rec.run, "append_snapshot", broken)
+    rec.store_batch(np.ones((4, 2)), ids=range(4), epoch=0)
+    rec.end_snapshot()
+    with pytest.raises(OSError, match="disk full"):
+        rec.flush()
+
+
+def test_errors_in_batches_are_still_raised_synchronously(tmp_path):
+    rec = rd.Recorder(tmp_path / "r", n_samples=4, background=True)
+    with pytest.raises(RecordingError, match="outside"):
+        rec.store_batch(np.ones((1, 2)), ids=[9], epoch=0)
+    rec.close()
