@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +78,13 @@ _NEEDS_NEIGHBOURS = ("neighbour-transition", "neighbour-state")
 _NEEDS_PREDICTIONS = ("class-transition", "disagreement")
 
 Progress = Callable[[int, int, str], None]
+
+# Neighbour stacks are also kept in memory, so one `analyse` (or one server) does not
+# search the same neighbours once per fingerprint where the run's cache cannot be written
+# (read-only locations, the bundled sample). Bounded in count and in bytes.
+_MEMO: OrderedDict[tuple[str, str, str], NeighbourStack] = OrderedDict()
+_MEMO_ENTRIES = 8
+_MEMO_MAX_BYTES = 256 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- parsing
@@ -239,6 +248,10 @@ def neighbours(
         "backend": backend if isinstance(backend, str) else type(backend).__name__,
         "samples": _selection_token(ids, run.n_samples),
     }
+    memo_key = (run.location, run.state_token(), json.dumps(params, sort_keys=True, default=str))
+    if use_cache and memo_key in _MEMO:
+        _MEMO.move_to_end(memo_key)
+        return _MEMO[memo_key]
     if use_cache:
         cached = run.cache_get("neighbours", params)
         if cached is not None:
@@ -271,7 +284,12 @@ def neighbours(
                 params,
                 {"snapshots": snaps, "indices": indices, "distances": distances},
             )
-    return NeighbourStack(ids, snaps, indices, distances, out_params)
+    stack = NeighbourStack(ids, snaps, indices, distances, out_params)
+    if use_cache and indices.nbytes + distances.nbytes <= _MEMO_MAX_BYTES:
+        _MEMO[memo_key] = stack
+        while len(_MEMO) > _MEMO_ENTRIES:
+            _MEMO.popitem(last=False)
+    return stack
 
 
 # --------------------------------------------------------------------------- fingerprints
