@@ -47,6 +47,12 @@ def test_novelty_is_bounded_and_sized(sizes, width):
     np.testing.assert_allclose(novelty_curve(D[::-1, ::-1], width=width), curve[::-1])
 
 
+def test_tiny_jumps_are_not_phase_changes():
+    D = _blocks([4, 4]) * 0.01
+    assert phase_changes(D).boundaries.size == 0
+    assert phase_changes(D, min_score=0.001).boundaries.tolist() == [3]
+
+
 def test_bad_input():
     with pytest.raises(InvalidParameterError, match="'D' parameter"):
         novelty_curve(np.zeros((3, 4)))

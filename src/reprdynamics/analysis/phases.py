@@ -75,11 +75,14 @@ class PhaseChanges:
     threshold: float
 
 
-def phase_changes(D: Any, *, width: int = 3, z: float = 1.0, max_changes: int = 5) -> PhaseChanges:
+def phase_changes(
+    D: Any, *, width: int = 3, z: float = 1.0, min_score: float = 0.02, max_changes: int = 5
+) -> PhaseChanges:
     """Local maxima of the novelty curve that stand out from it.
 
-    A boundary is reported when its novelty is a local maximum, positive, and above
-    ``mean + z * std`` of the curve; at most ``max_changes``, strongest first.
+    A boundary is reported when its novelty is a local maximum, at least ``min_score``
+    (fingerprints live in [0, 1]: a smaller jump is noise), and above ``mean + z * std`` of
+    the curve; at most ``max_changes``, strongest first.
     """
     novelty = novelty_curve(D, width=width)
     if novelty.size == 0:
@@ -88,6 +91,8 @@ def phase_changes(D: Any, *, width: int = 3, z: float = 1.0, max_changes: int = 
     threshold = float(novelty.mean() + z * novelty.std())
     padded = np.concatenate([[-np.inf], novelty, [-np.inf]])
     is_peak = (padded[1:-1] >= padded[:-2]) & (padded[1:-1] >= padded[2:])
-    candidates = np.flatnonzero(is_peak & (novelty > 0) & (novelty >= threshold))
+    candidates = np.flatnonzero(
+        is_peak & (novelty > 0) & (novelty >= min_score) & (novelty >= threshold)
+    )
     order = candidates[np.argsort(-novelty[candidates], kind="stable")][:max_changes]
     return PhaseChanges(order.astype(np.int64), novelty[order], novelty, threshold)
