@@ -81,3 +81,23 @@ def test_errors_in_batches_are_still_raised_synchronously(tmp_path):
     with pytest.raises(RecordingError, match="outside"):
         rec.store_batch(np.ones((1, 2)), ids=[9], epoch=0)
     rec.close()
+
+
+def test_batch_sources_are_flushed_before_a_snapshot_ends(tmp_path):
+    rec = rd.Recorder(tmp_path / "r", n_samples=4)
+    held = [(np.ones((4, 2)), np.arange(4))]
+
+    def flush():
+        while held:
+            values, ids = held.pop()
+            rec.store_batch(values, ids=ids, epoch=0)
+
+    rec.add_batch_source(flush)
+    assert rec.end_snapshot(metrics={"loss": 0.5}) is True
+    run = rd.open_run(tmp_path / "r")
+    assert run.n_snapshots == 1 and run.complete.tolist() == [True]
+    assert run.metric("loss").tolist() == [0.5]
+    rec.remove_batch_source(flush)
+    held.append((np.ones((4, 2)), np.arange(4)))
+    assert rec.end_snapshot() is False  # removed: nothing flushed
+    rec.close()

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -222,6 +222,8 @@ class Recorder:
         self._timing_depth = 0
         self._buffer: _Buffer | None = None
         self._n_snapshots = self.run.n_snapshots  # written, or being written
+        self._sources: list[Callable[[], Any]] = []
+        self._flushing_sources = False
         self._closed = False
         self._step = 0
         self.time_in_recorder = 0.0  # seconds spent inside store_batch / end_snapshot
@@ -235,6 +237,31 @@ class Recorder:
     def n_snapshots(self) -> int:
         """Snapshots ended so far (including one still being written in the background)."""
         return self._n_snapshots
+
+    def add_batch_source(self, flush: Callable[[], Any]) -> None:
+        """Register something that holds batches back (e.g. framework hooks grouping rows).
+
+        ``flush()`` must hand its pending batches to :meth:`store_batch`; it is called
+        before a snapshot ends and before the recorder closes, so those batches land in the
+        snapshot they belong to.
+        """
+        if flush not in self._sources:
+            self._sources.append(flush)
+
+    def remove_batch_source(self, flush: Callable[[], Any]) -> None:
+        """Forget a source added with :meth:`add_batch_source` (no error if absent)."""
+        if flush in self._sources:
+            self._sources.remove(flush)
+
+    def _flush_sources(self) -> None:
+        if self._flushing_sources:  # a source's batches may themselves end a snapshot
+            return
+        self._flushing_sources = True
+        try:
+            for flush in list(self._sources):
+                flush()
+        finally:
+            self._flushing_sources = False
 
     def flush(self) -> None:
         """Wait until every ended snapshot is on disk; re-raise a failed background write."""
@@ -410,6 +437,7 @@ class Recorder:
         dropped rather than attached to an earlier epoch's snapshot.
         """
         with self._timed():
+            self._flush_sources()
             buf = self._buffer
             if buf is None or buf.n_batches == 0:
                 if metrics and self._n_snapshots:

@@ -1,0 +1,39 @@
+"""Framework integrations: the only place where torch, Lightning or Keras is imported.
+
+Importing this package imports no framework. Each integration lives in its own module and
+imports its framework when that module is imported:
+
+* :mod:`reprdynamics.integrations.torch` — :class:`LayerRecorder` (forward hooks on named
+  modules, training-pass recording) and :func:`record_probe_pass` (probe-pass recording);
+* :mod:`reprdynamics.integrations.lightning` — ``ReprDynamicsCallback`` for PyTorch Lightning;
+* :mod:`reprdynamics.integrations.keras` — ``ReprDynamicsCallback`` for Keras 3 (any backend).
+
+The torch names are also reachable from here, loaded on first use::
+
+    from reprdynamics.integrations import LayerRecorder, record_probe_pass
+
+See ``docs/recording-modes.md`` for the difference between the training pass and the probe
+pass, and ``docs/integrations/`` for one page per framework.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = ["LayerRecorder", "ProbePass", "record_probe_pass"]
+
+_LAZY = {name: "reprdynamics.integrations.torch" for name in __all__}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reprdynamics.integrations' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "keras", "lightning", "torch"])
