@@ -251,3 +251,23 @@ def test_the_bundled_sample_is_never_written(tmp_path):
     fp = rd.fingerprint(sample, "neighbour-transition", k=5)
     assert fp.params["cached"] is False
     assert sorted(p.relative_to(sample) for p in sample.rglob("*")) == before
+
+
+def test_concurrent_requests_for_the_same_neighbours_do_not_collide(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "run"
+    _make_run(path, snapshots=4)
+    kinds = ["neighbour-transition", "neighbour-state"] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda kind: rd.fingerprint(path, kind, k=5), kinds))
+        tables = list(pool.map(lambda _: rd.sample_dynamics(path, neighbour_k=5), range(3)))
+    for kind in set(kinds):
+        mats = [r.matrix for r, k in zip(results, kinds, strict=True) if k == kind]
+        for m in mats[1:]:
+            np.testing.assert_array_equal(m, mats[0])
+    for table in tables[1:]:
+        np.testing.assert_array_equal(
+            table["neighbour_stability"], tables[0]["neighbour_stability"]
+        )
+    assert rd.fingerprint(path, "neighbour-state", k=5).params["cached"] is True

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,16 @@ Progress = Callable[[int, int, str], None]
 _MEMO: OrderedDict[tuple[str, str, str], NeighbourStack] = OrderedDict()
 _MEMO_ENTRIES = 8
 _MEMO_MAX_BYTES = 256 * 1024 * 1024
+_MEMO_GUARD = threading.Lock()
+# One computation per (run, state, parameters) at a time: a second caller (e.g. two
+# dashboard views asking at once) waits and then takes the first one's result.
+_COMPUTE_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_COMPUTE_LOCKS_GUARD = threading.Lock()
+
+
+def _compute_lock(key: tuple[str, str, str]) -> threading.Lock:
+    with _COMPUTE_LOCKS_GUARD:
+        return _COMPUTE_LOCKS.setdefault(key, threading.Lock())
 
 
 # --------------------------------------------------------------------------- parsing
@@ -249,10 +260,13 @@ def neighbours(
         "samples": _selection_token(ids, run.n_samples),
     }
     memo_key = (run.location, run.state_token(), json.dumps(params, sort_keys=True, default=str))
-    if use_cache and memo_key in _MEMO:
-        _MEMO.move_to_end(memo_key)
-        return _MEMO[memo_key]
-    if use_cache:
+    if not use_cache:
+        return _compute_neighbours(run, ids, snaps, layer, k, metric, backend, params, progress)
+    with _compute_lock(memo_key):
+        with _MEMO_GUARD:
+            if memo_key in _MEMO:
+                _MEMO.move_to_end(memo_key)
+                return _MEMO[memo_key]
         cached = run.cache_get("neighbours", params)
         if cached is not None:
             return NeighbourStack(
@@ -262,6 +276,33 @@ def neighbours(
                 cached["distances"],
                 {**params, "cached": True},
             )
+        stack = _compute_neighbours(run, ids, snaps, layer, k, metric, backend, params, progress)
+        target = _cache_target(run)
+        if target is not None:
+            target.cache_put(
+                "neighbours",
+                params,
+                {"snapshots": snaps, "indices": stack.indices, "distances": stack.distances},
+            )
+        if stack.indices.nbytes + stack.distances.nbytes <= _MEMO_MAX_BYTES:
+            with _MEMO_GUARD:
+                _MEMO[memo_key] = stack
+                while len(_MEMO) > _MEMO_ENTRIES:
+                    _MEMO.popitem(last=False)
+        return stack
+
+
+def _compute_neighbours(
+    run: Run,
+    ids: np.ndarray,
+    snaps: np.ndarray,
+    layer: str,
+    k: int,
+    metric: str,
+    backend: Any,
+    params: Mapping[str, Any],
+    progress: Progress | None,
+) -> NeighbourStack:
     indices = np.empty((snaps.size, ids.size, k), dtype=np.int32)
     distances = np.empty((snaps.size, ids.size, k), dtype=np.float32)
     recalls = []
@@ -276,20 +317,7 @@ def neighbours(
     out_params = {**params, "cached": False}
     if recalls:
         out_params["recall"] = float(np.mean(recalls))
-    if use_cache:
-        target = _cache_target(run)
-        if target is not None:
-            target.cache_put(
-                "neighbours",
-                params,
-                {"snapshots": snaps, "indices": indices, "distances": distances},
-            )
-    stack = NeighbourStack(ids, snaps, indices, distances, out_params)
-    if use_cache and indices.nbytes + distances.nbytes <= _MEMO_MAX_BYTES:
-        _MEMO[memo_key] = stack
-        while len(_MEMO) > _MEMO_ENTRIES:
-            _MEMO.popitem(last=False)
-    return stack
+    return NeighbourStack(ids, snaps, indices, distances, out_params)
 
 
 # --------------------------------------------------------------------------- fingerprints

@@ -389,7 +389,7 @@ class Recorder:
         if (
             self.check_finite
             and values.dtype.kind == "f"
-            and not np.isfinite(values.sum())
+            and not np.isfinite(values.sum(dtype=np.float64))
             and not np.isfinite(values).all()
         ):
             n_bad = int((~np.isfinite(values)).any(axis=1).sum())

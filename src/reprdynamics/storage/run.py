@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.errors
 from zarr.errors import ContainsArrayError, ContainsGroupError
 
 from reprdynamics.errors import (
@@ -62,6 +64,15 @@ FORMAT_NAME = "reprdynamics"
 FORMAT_VERSION = 1
 KINDS = ("logits", "probabilities", "features")
 _CHUNK_BYTES = 8 * 1024 * 1024  # target size of one (1, rows, D) chunk before compression
+
+
+_CACHE_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_CACHE_LOCKS_GUARD = threading.Lock()
+
+
+def _cache_lock(location: str, key: str) -> threading.Lock:
+    with _CACHE_LOCKS_GUARD:
+        return _CACHE_LOCKS.setdefault((location, key), threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -821,10 +832,22 @@ class Run:
     def cache_put(
         self, name: str, params: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
     ) -> bool:
-        """Store derived arrays; returns False (and stores nothing) on a read-only run."""
+        """Store derived arrays; False when they could not be stored.
+
+        A read-only run stores nothing. Writers of the same key are serialised within a
+        process; a writer in another process racing for the same key makes one of them give
+        up (the result is merely not cached). A reader never sees a half-written entry: the
+        ``complete_write`` attribute is set last.
+        """
         if not self.writable:
             return False
         key = self.cache_key(name, params)
+        with _cache_lock(self.location, key):
+            return self._cache_put_locked(key, params, arrays)
+
+    def _cache_put_locked(
+        self, key: str, params: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+    ) -> bool:
         try:
             cache = self._group.require_group("cache")
             if key in cache:
@@ -841,7 +864,7 @@ class Run:
                     "complete_write": True,
                 }
             )
-        except OSError:
+        except (OSError, zarr.errors.BaseZarrError, KeyError):
             return False
         return True
 
