@@ -1,0 +1,267 @@
+"""How fast is the dashboard in a real browser? Prints a table per run size.
+
+Usage::
+
+    python benchmarks/bench_dashboard.py [--quick] [--clicks 10] [--images]
+
+For synthetic runs of N = 1,000, 10,000 and 50,000 samples (T = 30 snapshots, D = 10
+logits, labels; no images unless ``--images``), each served by the app in a background
+thread and opened in Chromium (Playwright, headless):
+
+* **first heat map**: navigation start → the fingerprint heat map drawn (Plotly done), as
+  the page's own clock tells (``performance.now()`` is measured from navigation start).
+  *cold* is the first visit (the server computes neighbours of the default selection),
+  *warm* a reload (the server answers from its memo / the run's cache).
+* **click → scatter**: picking a heat-map cell never picked before (a new pair of
+  snapshots each time) until the scatter is redrawn (Plotly done), and until the next
+  animation frame after that (what the eye sees). *first* is a click the moment the page
+  has settled (its measures are usually fetched then); the median and worst are of
+  ``--clicks`` clicks, each 1 s after the previous one settled, as a user goes (the page
+  prefetches the selection's measure at every snapshot in the background meanwhile).
+
+The default selection is every sample up to 2,000, else 500 spread evenly over the run
+(the dashboard says so); at 50,000 an extra row selects 5,000 samples to show what a
+bigger selection costs. Targets at N = 10,000: first heat map ≤ 3 s, click → scatter
+≤ 150 ms. ``--quick`` runs N = 1,000 and 10,000 with fewer clicks (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+T, D = 30, 10
+TARGET_FIRST_HEATMAP_S = 3.0
+TARGET_CLICK_MS = 150.0
+THINK_MS = 1000  # pause before each timed click, as a user takes
+
+
+# ---------------------------------------------------------------------------- runs
+def make_run(path: Path, n: int, *, images: bool, seed: int = 0) -> Path:
+    """Logits that learn noisy labels over T snapshots, written one snapshot at a time."""
+    from reprdynamics.storage.run import create_run
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, D, size=n)
+    inputs = rng.integers(0, 256, size=(n, 8, 8), dtype=np.uint8) if images else None
+    run = create_run(path, n_samples=n, labels=labels, inputs=inputs)
+    difficulty = rng.gamma(2.0, 1.0, size=n)
+    onehot = np.eye(D, dtype=np.float32)[labels]
+    for t in range(T):
+        progress = (t + 1) / T
+        logits = (4 * progress / difficulty)[:, None] * onehot + rng.normal(size=(n, D))
+        accuracy = float((logits.argmax(1) == labels).mean())
+        run.append_snapshot(
+            {"logits": logits.astype(np.float32)},
+            epoch=t,
+            metrics={"loss": 2.3 * (1 - progress) + 0.1, "accuracy": accuracy},
+        )
+    return path
+
+
+class Server:
+    def __init__(self, target: Path) -> None:
+        import uvicorn
+
+        from reprdynamics.server.app import create_app
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(target), host="127.0.0.1", port=port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------------------- in the page
+FIRST_HEATMAP = """async () => {
+    const drawn = () => window.__rd && window.__rd.marks.heatmapDrawn;
+    while (!drawn()) await new Promise(r => setTimeout(r, 5));
+    return window.__rd.marks.heatmapDrawn;
+}"""
+
+CLICK = """async ([i, j]) => {
+    const rd = window.__rd;
+    const fp = rd.state.fp;
+    const want = `${fp.snapshots[i]},${fp.snapshots[j]}`;
+    const card = document.getElementById('scatter-card');
+    const t0 = performance.now();
+    rd.pickCell(i, j);
+    const done = () => card.dataset.pair === want && card.dataset.state === 'ready'
+        && rd.marks.scatterDrawn > t0;
+    while (!done()) {
+        await new Promise(r => setTimeout(r, 0));
+    }
+    const drawn = rd.marks.scatterDrawn - t0;
+    const frame = await new Promise(r => requestAnimationFrame(() => r(performance.now() - t0)));
+    return [drawn, frame];
+}"""
+
+
+def settle(page: Any) -> None:
+    page.wait_for_function("() => window.__rd && window.__rd.idle()", timeout=600_000)
+
+
+def measure(playwright: Any, url: str, *, clicks: int, select: int | None = None) -> dict[str, Any]:
+    # A fresh browser each time: "cold" means nothing compiled or cached, as on a first visit.
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(600_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    result: dict[str, Any] = {}
+    page.goto(url)
+    cold = page.evaluate(FIRST_HEATMAP)
+    settle(page)
+    if select is not None:
+        # A bigger selection: spread evenly, then time its heat map like a first one.
+        n = page.evaluate("() => window.__rd.state.info.n_samples")
+        ids = np.linspace(0, n - 1, select).astype(int).tolist()
+        start = time.perf_counter()
+        page.evaluate(
+            "ids => { window.__rd.marks.heatmapDrawn = 0; window.__rd.select(ids); }", ids
+        )
+        page.evaluate(FIRST_HEATMAP)
+        result["selection_heatmap_s"] = time.perf_counter() - start
+        settle(page)
+    else:
+        page.reload()
+        result["warm_s"] = page.evaluate(FIRST_HEATMAP) / 1e3
+        settle(page)
+    result["cold_s"] = cold / 1e3
+    result["selected"] = page.evaluate("() => window.__rd.state.selection.length")
+    m = page.evaluate("() => window.__rd.state.fp.snapshots.length")
+    drawn, frames = [], []
+    for c in range(clicks + 1):
+        if c:
+            # A user's pace: the page prefetches measures meanwhile.
+            page.wait_for_timeout(THINK_MS)
+        i, j = 1 + c % (m - 2), m - 2 - c % (m - 2)  # new snapshots each time
+        d, f = page.evaluate(CLICK, [i, j])
+        drawn.append(d)
+        frames.append(f)
+        settle(page)  # let the other views (local, transitions) finish before the next
+    result["first_click_ms"] = drawn[0]
+    result["click_ms"] = drawn[1:]
+    result["frame_ms"] = frames[1:]
+    result["errors"] = errors
+    context.close()
+    browser.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 and 10,000, 5 clicks")
+    parser.add_argument("--clicks", type=int, default=None, help="clicks per run (default 10)")
+    parser.add_argument("--images", action="store_true", help="record 8x8 images (thumbnails)")
+    args = parser.parse_args(argv)
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 50_000]
+    clicks = args.clicks or (5 if args.quick else 10)
+
+    from playwright.sync_api import sync_playwright
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"# dashboard benchmark — {platform.platform()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} at start"
+    )
+    print(f"# T = {T}, D = {D}, images = {args.images}, clicks = {clicks}; Chromium headless")
+    rows: list[tuple[str, ...]] = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        for n in sizes:
+            start = time.perf_counter()
+            path = make_run(Path(tmp) / f"run{n}", n, images=args.images)
+            print(f"wrote N = {n:,} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+            variants: list[int | None] = [None] + ([5_000] if n >= 50_000 else [])
+            for select in variants:
+                server = Server(path)
+                try:
+                    r = measure(p, server.url, clicks=clicks, select=select)
+                finally:
+                    server.stop()
+                first = (
+                    f"{r['cold_s']:.2f} / {r['warm_s']:.2f}"
+                    if select is None
+                    else f"{r['selection_heatmap_s']:.2f} (new sel.)"
+                )
+                rows.append(
+                    (
+                        f"{n:,}",
+                        f"{r['selected']:,}" + (" (default)" if select is None else ""),
+                        first,
+                        f"{r['first_click_ms']:.0f}",
+                        f"{statistics.median(r['click_ms']):.0f} / {max(r['click_ms']):.0f}",
+                        f"{statistics.median(r['frame_ms']):.0f} / {max(r['frame_ms']):.0f}",
+                        str(len(r["errors"])),
+                    )
+                )
+                if n == 10_000 and select is None:
+                    ok_first = r["cold_s"] <= TARGET_FIRST_HEATMAP_S
+                    ok_click = statistics.median(r["click_ms"]) <= TARGET_CLICK_MS
+                    rows[-1] = (
+                        *rows[-1][:-1],
+                        rows[-1][-1] + ("" if ok_first and ok_click else " MISSED"),
+                    )
+                if r["errors"]:
+                    print(f"console errors at N = {n:,}: {r['errors'][:3]}", file=sys.stderr)
+
+    header = (
+        "N",
+        "selected",
+        "first heat map s (cold / warm)",
+        "first click ms",
+        "click→scatter ms (med / max)",
+        "→ next frame ms (med / max)",
+        "errors",
+    )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print(
+        f"targets at N = 10,000: first heat map <= {TARGET_FIRST_HEATMAP_S:.0f} s, "
+        f"click -> scatter <= {TARGET_CLICK_MS:.0f} ms (median)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

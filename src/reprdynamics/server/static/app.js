@@ -1,0 +1,318 @@
+// ReprDynamics dashboard: wires the views to one shared state.
+//
+// State every view reads: the run and its overview, ONE selection (sorted Int32Array of
+// sample ids), ONE pair of snapshots (a, b), the fingerprint settings, the focused sample
+// of the local view. Views subscribe to what they depend on (see js/state.js).
+
+import { getJSON, runPath, decodeCompact, encodeSelection } from "./js/api.js";
+import { Store, readHash, writeHash } from "./js/state.js";
+import { activity } from "./js/view.js";
+import { el, int, idSet, debounce } from "./js/util.js";
+import { OverviewView } from "./js/views/overview.js";
+import { PickerView } from "./js/views/picker.js";
+import { HeatmapView, fingerprintParams, prefetchFingerprint } from "./js/views/heatmap.js";
+import { ScatterView } from "./js/views/scatter.js";
+import { LocalView } from "./js/views/local.js";
+import { TransitionsView, RQAView } from "./js/views/transitions.js";
+import { TableView, DataMapView } from "./js/views/table.js";
+import { ProjectionView } from "./js/views/projection.js";
+import { CompareView } from "./js/views/compare.js";
+
+/** Runs up to this size start with every sample selected; larger ones with a spread subset. */
+export const FULL_SELECTION_MAX = 2000;
+export const DEFAULT_SUBSET = 500;
+
+const store = new Store({
+  runs: [],
+  run: null,
+  info: null,
+  labels: null, // Int32Array (N,), -1 unknown
+  classNames: [],
+  selection: new Int32Array(0),
+  selectionVersion: 0,
+  selectionIsDefault: true,
+  kind: "neighbour-transition",
+  k: 10,
+  layer: null,
+  a: 0,
+  b: 0,
+  focus: null,
+  measure: "entropy",
+  color: "label",
+  fp: null,
+  table: null,
+  theme: "dark",
+  // False while a run opens: the heat map draws first, the other views after it (or
+  // after PRIME_WAIT_MS, if the fingerprint takes longer).
+  primed: false,
+});
+const PRIME_WAIT_MS = 1500;
+
+// --------------------------------------------------------------------- selection
+/** The default selection: all samples, or DEFAULT_SUBSET spread evenly over a big run. */
+export function defaultSelection(n) {
+  if (n <= FULL_SELECTION_MAX) return Int32Array.from({ length: n }, (_, i) => i);
+  const out = new Int32Array(DEFAULT_SUBSET);
+  for (let i = 0; i < DEFAULT_SUBSET; i++) out[i] = Math.floor((i * n) / DEFAULT_SUBSET);
+  return out;
+}
+
+function setSelection(ids, { isDefault = false } = {}) {
+  const selection = idSet(ids);
+  store.set({
+    selection,
+    selectionVersion: store.get("selectionVersion") + 1,
+    selectionIsDefault: isDefault,
+  });
+}
+
+function describeSelection(state) {
+  const node = document.getElementById("selection-summary");
+  const info = state.info;
+  if (!info) {
+    node.textContent = "";
+    return;
+  }
+  const n = state.selection.length;
+  const N = info.n_samples;
+  let text = `${int(n)} of ${int(N)} samples selected`;
+  if (state.selectionIsDefault && n < N) {
+    text += ` (the default for a large run: spread evenly, 1 in ${int(Math.round(N / n))})`;
+  } else if (n === N) {
+    text += " (all)";
+  }
+  node.textContent = text;
+  node.dataset.count = String(n);
+}
+
+// --------------------------------------------------------------------- runs
+/** Fetch a run's overview and labels: {name, info, labels} or throws. */
+async function fetchRun(name) {
+  const [info, res] = await Promise.all([
+    getJSON(runPath(name)),
+    getJSON(runPath(name, "/labels")),
+  ]);
+  const labels = info.has_labels && res.has_labels !== false ? decodeCompact(res.labels) : null;
+  return { name, info, labels };
+}
+
+/** The state a freshly opened run starts from (the URL hash can override most of it). */
+function initialState({ name, info, labels }, hash = {}) {
+  const T = info.n_snapshots;
+  const complete = (info.complete || []).map((c, t) => (c ? t : -1)).filter((t) => t >= 0);
+  const first = complete.length ? complete[0] : 0;
+  const last = complete.length ? complete[complete.length - 1] : Math.max(0, T - 1);
+  const clamp = (v, d) => {
+    const x = Number.parseInt(v, 10);
+    return Number.isFinite(x) && x >= 0 && x < T ? x : d;
+  };
+  const kinds = info.fingerprint_kinds || ["neighbour-transition"];
+  const kind = kinds.includes(hash.kind) ? hash.kind : kinds.includes(store.get("kind")) ? store.get("kind") : kinds[0];
+  const layers = Object.keys(info.layers || {});
+  const layer = layers.includes(hash.layer) ? hash.layer : info.output_layer || layers[0];
+  let selection = defaultSelection(info.n_samples);
+  let selectionIsDefault = true;
+  const parsed = hash.sel ? parseSelectionText(hash.sel, info.n_samples) : null;
+  if (parsed) {
+    selection = idSet(parsed);
+    selectionIsDefault = false;
+  }
+  const focus = hash.focus !== undefined && hash.focus !== "" && Number.isInteger(+hash.focus) && +hash.focus >= 0 && +hash.focus < info.n_samples
+    ? +hash.focus : null;
+  return {
+    run: name,
+    info,
+    labels,
+    classNames: info.class_names || [],
+    kind,
+    k: hash.k && +hash.k >= 1 ? +hash.k : store.get("k"),
+    layer,
+    a: clamp(hash.a, first),
+    b: clamp(hash.b, last),
+    focus,
+    measure: ["entropy", "confidence", "margin", "loss"].includes(hash.measure) ? hash.measure : store.get("measure"),
+    color: ["label", "correct"].includes(hash.color) ? hash.color : store.get("color"),
+    fp: null,
+    table: null,
+    selection,
+    selectionIsDefault,
+    selectionVersion: store.get("selectionVersion") + 1,
+    primed: false,
+  };
+}
+
+/** Open a run: the state, then the other views once the heat map had its head start. */
+function openRun(state) {
+  store.set(state);
+  const version = state.selectionVersion;
+  setTimeout(() => {
+    if (store.get("selectionVersion") === version) store.set({ primed: true });
+  }, PRIME_WAIT_MS);
+}
+
+function showAppError(prefix, err) {
+  const node = document.getElementById("app-error");
+  node.hidden = false;
+  node.replaceChildren(el("strong", {}, prefix), err.message || String(err));
+}
+
+async function loadRun(name, hash = {}) {
+  document.getElementById("app-error").hidden = true;
+  try {
+    openRun(initialState(await fetchRun(name), hash));
+  } catch (err) {
+    showAppError("Could not open the run: ", err);
+  }
+}
+
+/** Run Plotly (already being downloaded: see the preload link in index.html). */
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/static/plotly.min.js";
+    script.onload = () => resolve();
+    script.onerror = () => reject(new Error("could not load /static/plotly.min.js"));
+    document.head.append(script);
+  });
+}
+
+function parseSelectionText(text, n) {
+  const ids = [];
+  for (const part of text.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return null;
+    const lo = +m[1];
+    const hi = m[2] === undefined ? lo : +m[2];
+    if (hi < lo || hi >= n) return null;
+    for (let i = lo; i <= hi; i++) ids.push(i);
+  }
+  return ids.length ? Int32Array.from(ids) : null;
+}
+
+function fillSnapshotSelects(state) {
+  const info = state.info;
+  for (const id of ["snap-a", "snap-b"]) {
+    const select = document.getElementById(id);
+    select.replaceChildren(
+      ...(info?.epochs || []).map((epoch, t) =>
+        el("option", { value: String(t), disabled: info.complete ? !info.complete[t] : false },
+          epoch === null || epoch === undefined ? `#${t}` : `epoch ${epoch}`),
+      ),
+    );
+  }
+}
+
+// --------------------------------------------------------------------- bootstrap
+async function main() {
+  const theme = localStorage.getItem("rd-theme") || "dark";
+  document.documentElement.dataset.theme = theme;
+  store.set({ theme });
+  document.getElementById("theme-toggle").addEventListener("click", () => {
+    const next = store.get("theme") === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    localStorage.setItem("rd-theme", next);
+    store.set({ theme: next });
+  });
+
+  const actions = {
+    setSelection,
+    pickPair(a, b) {
+      store.set({ a, b });
+    },
+    focus(id) {
+      store.set({ focus: id });
+    },
+    loadRun,
+  };
+
+  const views = {
+    overview: new OverviewView(store, actions),
+    picker: new PickerView(store, actions),
+    heatmap: new HeatmapView(store, actions),
+    scatter: new ScatterView(store, actions),
+    local: new LocalView(store, actions),
+    transitions: new TransitionsView(store, actions),
+    rqa: new RQAView(store, actions),
+    table: new TableView(store, actions),
+    datamap: new DataMapView(store, actions),
+    projection: new ProjectionView(store, actions),
+    compare: new CompareView(store, actions),
+  };
+
+  store.on(["info"], fillSnapshotSelects);
+  store.on(["info", "a", "b"], (s) => {
+    document.getElementById("snap-a").value = String(s.a);
+    document.getElementById("snap-b").value = String(s.b);
+  });
+  for (const [id, key] of [["snap-a", "a"], ["snap-b", "b"]]) {
+    document.getElementById(id).addEventListener("change", (e) => store.set({ [key]: +e.target.value }));
+  }
+  store.on(["info", "selection"], describeSelection);
+
+  const syncHash = debounce((s) => {
+    const sel = s.selectionIsDefault ? "" : encodeSelection(s.selection);
+    writeHash({
+      run: s.run, a: s.a, b: s.b, kind: s.kind, k: s.k, layer: s.layer,
+      measure: s.measure, color: s.color, focus: s.focus ?? "",
+      sel: sel.length && sel.length <= 1500 ? sel : "",
+    });
+  }, 100);
+  store.on(["run", "a", "b", "kind", "k", "layer", "measure", "color", "focus", "selection"], syncHash);
+
+  // Test and console hook: the state and the actions a user can take.
+  window.__rd = {
+    store,
+    views,
+    activity,
+    get state() {
+      return store.state;
+    },
+    idle: () => activity.pending === 0 && !store.scheduled,
+    select: (ids) => setSelection(ids),
+    selectClass: (c) => views.picker.selectClass(c),
+    pickCell: (i, j) => views.heatmap.pickCell(i, j),
+    setKind: (kind) => store.set({ kind }),
+    setPair: (a, b) => store.set({ a, b }),
+    focus: (id) => store.set({ focus: id }),
+    setProjection: (t) => views.projection.show(t),
+    marks: {},
+  };
+
+  const hash = readHash();
+  let runs;
+  try {
+    runs = (await getJSON("/api/runs")).runs.filter((r) => !r.error);
+  } catch (err) {
+    showAppError("Could not list runs: ", err);
+    return;
+  }
+  store.set({ runs });
+  const select = document.getElementById("run-select");
+  select.replaceChildren(
+    ...runs.map((r) =>
+      el("option", { value: r.name }, `${r.name}  (T=${r.n_snapshots}, N=${int(r.n_samples)})`),
+    ),
+  );
+  select.disabled = runs.length < 2;
+  select.addEventListener("change", () => loadRun(select.value));
+  if (!runs.length) {
+    showAppError("", new Error("No runs under the served directory."));
+    return;
+  }
+  const name = runs.some((r) => r.name === hash.run) ? hash.run : runs[0].name;
+  select.value = name;
+  // Overview, labels and the first fingerprint are asked for before Plotly is run (it
+  // holds the page for a second or more while it is parsed), so the server computes the
+  // fingerprint meanwhile.
+  try {
+    const first = initialState(await fetchRun(name), hash);
+    if (first.selection.length >= 2) prefetchFingerprint(name, fingerprintParams(first));
+    await loadPlotly();
+    openRun(first);
+  } catch (err) {
+    showAppError("Could not open the run: ", err);
+  }
+}
+
+main();

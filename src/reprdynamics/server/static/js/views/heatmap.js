@@ -1,0 +1,252 @@
+// View 3: the fingerprint heat map. A cell (column i, row j) picks the pair of snapshots
+// (a, b) = (snapshots[i], snapshots[j]) — for a transition fingerprint that is the first
+// snapshot of each transition, as the original tool placed its scatter at i and j.
+
+import { getJSON, runPath, decodeCompact, toRows, encodeSelection } from "../api.js";
+import { View } from "../view.js";
+import { el, baseLayout, PLOT_CONFIG, INFERNO } from "../util.js";
+
+export const KIND_NAMES = {
+  "neighbour-transition": "neighbour transition",
+  "neighbour-state": "neighbour state",
+  "class-transition": "class transition (NNTF)",
+  disagreement: "prediction disagreement",
+  cka: "1 − CKA",
+};
+export const USES_K = new Set(["neighbour-transition", "neighbour-state"]);
+export const USES_LAYER = new Set(["neighbour-transition", "neighbour-state", "cka"]);
+
+/** Parameters of the fingerprint request for the current state. */
+export function fingerprintParams(s) {
+  const n = s.selection.length;
+  const params = { kind: s.kind };
+  if (USES_K.has(s.kind)) params.k = Math.max(1, Math.min(s.k, n - 1));
+  if (USES_LAYER.has(s.kind) && s.layer) params.layer = s.layer;
+  if (n !== s.info.n_samples) params.samples = s.selection;
+  return params;
+}
+
+/** Thin tick labels to at most `max` evenly spaced ones. */
+export function ticks(labels, max = 12) {
+  const step = Math.max(1, Math.ceil(labels.length / max));
+  const vals = [];
+  const text = [];
+  for (let i = 0; i < labels.length; i += step) {
+    vals.push(i);
+    text.push(labels[i]);
+  }
+  return { tickvals: vals, ticktext: text };
+}
+
+export function heatmapTrace(fp, { colorbarTitle = "" } = {}) {
+  const m = fp.labels.length;
+  const text = [];
+  for (let j = 0; j < m; j++) {
+    const row = new Array(m);
+    for (let i = 0; i < m; i++) row[i] = `x ${fp.labels[i]} · y ${fp.labels[j]}`;
+    text.push(row);
+  }
+  return {
+    type: "heatmap",
+    z: fp.z,
+    x: [...Array(m).keys()],
+    y: [...Array(m).keys()],
+    text,
+    colorscale: INFERNO,
+    zmin: 0,
+    colorbar: { title: { text: colorbarTitle, side: "right" }, thickness: 12, outlinewidth: 0 },
+    hovertemplate: "%{text}<br>D = %{z:.4f}<extra></extra>",
+    xgap: 0,
+    ygap: 0,
+  };
+}
+
+export function heatmapLayout(fp, extra = {}) {
+  const t = ticks(fp.labels);
+  const title = fp.transition ? "transition (epoch → epoch)" : "epoch";
+  return baseLayout({
+    margin: { l: 64, r: 8, t: 8, b: 56 },
+    xaxis: { ...t, title: { text: `${title} · a` }, constrain: "domain", showgrid: false, zeroline: false, tickangle: fp.transition ? -40 : 0 },
+    yaxis: { ...t, title: { text: `${title} · b` }, autorange: "reversed", scaleanchor: "x", constrain: "domain", showgrid: false, zeroline: false },
+    ...extra,
+  });
+}
+
+let prefetched = null; // {key, promise, listeners, last}: the first fingerprint, asked for early
+
+function requestKey(run, params) {
+  const samples = params.samples ? encodeSelection(params.samples) : "";
+  return JSON.stringify([run, { ...params, samples }]);
+}
+
+/** Ask for a fingerprint ahead of time; `fetchFingerprint` with the same request reuses it. */
+export function prefetchFingerprint(run, params) {
+  const entry = { key: requestKey(run, params), listeners: new Set(), last: null };
+  entry.promise = getJSON(runPath(run, "/fingerprint"), params, {
+    onProgress: (p) => {
+      entry.last = p;
+      entry.listeners.forEach((fn) => fn(p));
+    },
+  });
+  entry.promise.catch(() => {}); // a failure is reported by the view's own request
+  prefetched = entry;
+}
+
+export async function fetchFingerprint(run, params, options) {
+  let res;
+  if (prefetched && prefetched.key === requestKey(run, params)) {
+    const { promise, listeners, last } = prefetched;
+    prefetched = null;
+    if (options?.onProgress) {
+      listeners.add(options.onProgress);
+      if (last) options.onProgress(last);
+    }
+    res = await promise.catch(() => getJSON(runPath(run, "/fingerprint"), params, options));
+  } else {
+    res = await getJSON(runPath(run, "/fingerprint"), params, options);
+  }
+  const flat = decodeCompact(res.matrix);
+  return { ...res, flat, z: toRows(flat, res.matrix.shape) };
+}
+
+export class HeatmapView extends View {
+  constructor(store, actions) {
+    super("heatmap");
+    this.store = store;
+    this.actions = actions;
+    this.plot = document.getElementById("fingerprint");
+    this.kindSelect = document.getElementById("fp-kind");
+    this.kInput = document.getElementById("fp-k");
+    this.layerSelect = document.getElementById("fp-layer");
+
+    this.kindSelect.addEventListener("change", () => store.set({ kind: this.kindSelect.value }));
+    this.kInput.addEventListener("change", () => {
+      const k = Number.parseInt(this.kInput.value, 10);
+      if (k >= 1) store.set({ k });
+    });
+    this.layerSelect.addEventListener("change", () => store.set({ layer: this.layerSelect.value }));
+
+    store.on(["info"], (s) => this.fillControls(s));
+    store.on(["kind", "k", "layer"], (s) => this.syncControls(s));
+    store.on(["info", "selection", "kind", "k", "layer"], (s) => this.reload(s));
+    store.on(["a", "b"], (s) => this.highlight(s));
+    store.on(["theme"], (s) => s.fp && this.draw(s.fp));
+  }
+
+  fillControls(s) {
+    const kinds = s.info.fingerprint_kinds || Object.keys(KIND_NAMES);
+    this.kindSelect.replaceChildren(...kinds.map((k) => el("option", { value: k }, KIND_NAMES[k] || k)));
+    const layers = Object.entries(s.info.layers || {});
+    this.layerSelect.replaceChildren(...layers.map(([name, dim]) => el("option", { value: name }, `${name} (${dim})`)));
+    this.syncControls(s);
+  }
+
+  syncControls(s) {
+    this.kindSelect.value = s.kind;
+    this.kInput.value = String(s.k);
+    if (s.layer) this.layerSelect.value = s.layer;
+    this.kInput.disabled = !USES_K.has(s.kind);
+    this.layerSelect.disabled = !USES_LAYER.has(s.kind);
+  }
+
+  reload(s) {
+    if (!s.info) return;
+    if (s.selection.length < 2) {
+      this.cancel();
+      Plotly.purge(this.plot);
+      this.store.set({ fp: null });
+      this.showNote("Select at least two samples to compute a fingerprint.");
+      this.store.set({ primed: true });
+      return;
+    }
+    const params = fingerprintParams(s);
+    const run = s.run;
+    const started = performance.now();
+    const loading = this.load(
+      (signal, onProgress) => fetchFingerprint(run, params, { signal, onProgress }),
+      (fp) => {
+        fp.request = params;
+        this.store.set({ fp });
+        this.draw(fp);
+        if (params.k !== undefined && params.k !== s.k) {
+          this.showNote(`k lowered to ${params.k}: the selection holds ${s.selection.length} samples.`);
+        }
+        const marks = window.__rd?.marks;
+        if (marks) {
+          marks.heatmapDrawn = performance.now();
+          marks.heatmapLoad = performance.now() - started;
+        }
+      },
+    );
+    // The other views start drawing once the heat map is there (or has taken a while).
+    loading.then(() => this.store.set({ primed: true }));
+  }
+
+  draw(fp) {
+    const title = KIND_NAMES[fp.kind] || fp.kind;
+    const layout = heatmapLayout(fp, { shapes: this.shapes(this.store.state, fp) });
+    this.describePhases(fp);
+    Plotly.react(this.plot, [heatmapTrace(fp, { colorbarTitle: title })], layout, PLOT_CONFIG);
+    if (!this.bound) {
+      this.bound = true;
+      this.plot.on("plotly_click", (ev) => {
+        const p = ev.points?.[0];
+        if (p && Number.isInteger(p.x) && Number.isInteger(p.y)) this.pickCell(p.x, p.y);
+      });
+    }
+  }
+
+  /** Lines between rows where the training changed phase (as the API detects them). */
+  phaseLines(fp) {
+    const lines = [];
+    for (const change of fp.phase_changes || []) {
+      const i = fp.snapshots.indexOf(change.snapshots?.[1]);
+      if (i <= 0) continue;
+      const at = i - 0.5;
+      const style = { color: "#7fdbff", width: 1, dash: "dash" };
+      const end = fp.snapshots.length - 0.5;
+      lines.push(
+        { type: "line", xref: "x", yref: "y", x0: at, x1: at, y0: -0.5, y1: end, line: style, layer: "above" },
+        { type: "line", xref: "x", yref: "y", x0: -0.5, x1: end, y0: at, y1: at, line: style, layer: "above" },
+      );
+    }
+    return lines;
+  }
+
+  describePhases(fp) {
+    const hint = this.card.querySelector(".hint");
+    const changes = fp.phase_changes || [];
+    const base = "Click a cell to compare its two snapshots (x → a, y → b).";
+    hint.textContent = changes.length
+      ? `${base} Dashed: phase changes between ${changes.map((c) => c.between.join(" and ")).join("; ")}.`
+      : base;
+  }
+
+  /** Pick the pair of snapshots of cell (column i, row j). */
+  pickCell(i, j) {
+    const fp = this.store.state.fp;
+    if (!fp) return;
+    const a = fp.snapshots[i];
+    const b = fp.snapshots[j];
+    if (a === undefined || b === undefined) return;
+    window.__rd && (window.__rd.marks.cellPicked = performance.now());
+    this.actions.pickPair(a, b);
+  }
+
+  shapes(s, fp) {
+    const i = fp.snapshots.indexOf(s.a);
+    const j = fp.snapshots.indexOf(s.b);
+    const phases = this.phaseLines(fp);
+    if (i < 0 || j < 0) return phases;
+    const box = (x, y, dash) => ({
+      type: "rect", xref: "x", yref: "y", x0: x - 0.5, x1: x + 0.5, y0: y - 0.5, y1: y + 0.5,
+      line: { color: "#7fdbff", width: 2, dash },
+    });
+    return [...phases, ...(i === j ? [box(i, j, "solid")] : [box(i, j, "solid"), box(j, i, "dot")])];
+  }
+
+  highlight(s) {
+    if (!s.fp || !this.plot.layout) return;
+    Plotly.relayout(this.plot, { shapes: this.shapes(s, s.fp) });
+  }
+}

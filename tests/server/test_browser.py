@@ -1,0 +1,797 @@
+"""The dashboard in a real browser (Playwright driving Debian's Chromium).
+
+Two servers run in background threads: one over the bundled sample run (what
+``reprdynamics serve`` shows with no argument) and one over a root holding two small
+synthetic runs without images (run picker, plain points, compare). Every test checks, at
+teardown, that the page logged no console error, raised no exception, and sent no request
+anywhere but its own server. What the views draw is compared with the JSON API of the
+same server. Screenshots go to ``/tmp/rd_*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import reprdynamics as rd
+from reprdynamics.sample import sample_run_path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path("/tmp")
+TIMEOUT_MS = 120_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs the browser tests to run, but {reason}.")
+    pytest.skip(reason)
+
+
+# ---------------------------------------------------------------------------- servers
+class Server:
+    """The dashboard app served by uvicorn in a daemon thread on a free local port."""
+
+    def __init__(self, target: Path | None) -> None:
+        import uvicorn
+
+        from reprdynamics.server.app import create_app
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(target), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the dashboard server did not start")
+            time.sleep(0.05)
+        self.origin = f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON endpoint, following 202 answers until the result is there."""
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        url = f"{self.origin}{path}" + (f"?{query}" if query else "")
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    body = json.loads(response.read())
+                    if response.status == 200:
+                        return body
+            except urllib.error.HTTPError as exc:
+                raise AssertionError(f"{url} answered {exc.code}: {exc.read().decode()}") from None
+            time.sleep(0.2)
+        raise TimeoutError(url)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body, following 202 answers until the result is there."""
+        data = json.dumps(body).encode()
+        for _ in range(600):
+            request = urllib.request.Request(
+                f"{self.origin}{path}", data=data, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                if response.status == 200:
+                    return json.loads(response.read())
+            time.sleep(0.2)
+        raise TimeoutError(path)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def decode(obj: dict[str, Any]) -> np.ndarray:
+    from reprdynamics.server.arrays import decode_compact
+
+    return decode_compact(obj)
+
+
+def make_synthetic_run(path: Path, *, n: int, snapshots: int, classes: int, seed: int) -> Path:
+    """Logits that learn their labels over the snapshots, a hidden layer, no inputs."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % classes
+    centres = rng.normal(size=(classes, 6)) * 2
+    with rd.Recorder(path, n_samples=n, labels=labels) as rec:
+        for epoch in range(snapshots):
+            progress = (epoch + 1) / snapshots
+            hidden = centres[labels] * progress + rng.normal(size=(n, 6))
+            logits = 3 * progress * np.eye(classes)[labels] + rng.normal(size=(n, classes))
+            rec.store_batch(logits, ids=np.arange(n), epoch=epoch)
+            rec.store_batch(hidden, ids=np.arange(n), epoch=epoch, layer="hidden")
+            rec.end_snapshot(metrics={"loss": 1.5 / (1 + epoch), "accuracy": progress})
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    for module in ("uvicorn", "starlette"):
+        try:
+            __import__(module)
+        except ImportError:
+            _unavailable(f"{module} is not installed")
+    if not CHROMIUM.exists():
+        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def sample_server() -> Iterator[Server]:
+    sample_run_path()  # fails with the regeneration hint when the sample is missing
+    server = Server(None)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def root_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("runs")
+    make_synthetic_run(root / "alpha", n=60, snapshots=6, classes=3, seed=1)
+    make_synthetic_run(root / "beta", n=60, snapshots=6, classes=3, seed=2)
+    make_synthetic_run(root / "gamma", n=3000, snapshots=4, classes=5, seed=3)
+    make_synthetic_run(root / "live", n=40, snapshots=3, classes=2, seed=4)
+    server = Server(root)
+    yield server
+    server.stop()
+
+
+class Browse:
+    """One page; records console errors, page errors and every request it makes."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1500, "height": 1000})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.origin = ""
+        self.allowed_errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def open(self, server: Server, hash_: str = "") -> Any:
+        self.origin = server.origin
+        self.page.goto(f"{server.origin}/{hash_}")
+        self.page.wait_for_function("() => window.__rd && window.__rd.state.fp !== null")
+        self.idle()
+        return self.page
+
+    def idle(self) -> None:
+        """Wait until no view has a request in flight (and the state is settled)."""
+        self.page.wait_for_function("() => window.__rd && window.__rd.idle()")
+        self.page.wait_for_timeout(50)
+        self.page.wait_for_function("() => window.__rd.idle()")
+
+    def state(self, expression: str) -> Any:
+        return self.page.evaluate(f"() => {{ const s = window.__rd.state; return {expression}; }}")
+
+    def plot(self, selector: str, expression: str) -> Any:
+        return self.page.evaluate(
+            f"() => {{ const gd = document.querySelector({selector!r}); return {expression}; }}"
+        )
+
+    def shot(self, name: str, *, full_page: bool = False, selector: str | None = None) -> None:
+        path = SCREENSHOTS / f"rd_{name}.png"
+        if selector:
+            self.page.locator(selector).screenshot(path=path)
+        else:
+            self.page.screenshot(path=path, full_page=full_page)
+
+    def check(self) -> None:
+        errors = [
+            e for e in self.errors if not any(allowed in e for allowed in self.allowed_errors)
+        ]
+        assert not errors, f"console errors: {errors}"
+        foreign = [
+            u
+            for u in self.requests
+            if not (u.startswith(self.origin + "/") or u.startswith(("data:", "blob:")))
+        ]
+        assert not foreign, f"requests left the local server: {foreign}"
+        assert self.requests, "the page made no request"
+
+
+@pytest.fixture
+def browse(chromium: Any) -> Iterator[Browse]:
+    session = Browse(chromium)
+    yield session
+    try:
+        session.check()
+    finally:
+        session.context.close()
+
+
+def selection_param(ids: list[int], n: int) -> str | None:
+    if len(ids) == n:
+        return None
+    return ",".join(str(i) for i in ids)
+
+
+# ---------------------------------------------------------------------------- sample run
+def test_sample_overview_and_default_views(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    info = sample_server.get("/api/runs/sample_run")
+    assert browse.state("s.run") == "sample_run"
+    assert page.locator('#facts dd[data-fact="snapshots"]').inner_text() == str(info["n_snapshots"])
+    assert page.locator('#facts dd[data-fact="samples"]').inner_text() == "1,797"
+    # Metrics per snapshot: one line per recorded metric, values as the API gives them.
+    traces = browse.plot("#metrics-plot", "gd.data.map(t => [t.name, t.y])")
+    assert {name for name, _ in traces} == set(info["metrics"])
+    for name, ys in traces:
+        np.testing.assert_allclose(ys, info["metrics"][name], rtol=1e-6)
+    # Default: every sample selected (a small run), pair = first and last snapshot.
+    assert browse.state("s.selection.length") == info["n_samples"]
+    assert browse.state("[s.a, s.b]") == [0, info["n_snapshots"] - 1]
+    assert "1,797 of 1,797" in page.locator("#selection-summary").inner_text()
+    # The default fingerprint equals the API's.
+    fp = sample_server.get("/api/runs/sample_run/fingerprint")
+    z = np.array(browse.plot("#fingerprint", "gd.data[0].z"), dtype=float)
+    np.testing.assert_allclose(z, decode(fp["matrix"]), rtol=1e-6, atol=1e-7)
+    # The picker shows the first page of thumbnails (sprite crops as CSS backgrounds).
+    assert page.locator("#thumb-grid .thumb").count() == 200
+    assert "blob:" in page.locator("#thumb-grid .thumb").first.evaluate(
+        "n => n.style.backgroundImage"
+    )
+    for card in ("overview", "picker", "heatmap", "scatter-card", "transitions", "rqa"):
+        assert page.locator(f"#{card}").get_attribute("data-state") == "ready", card
+    browse.shot("sample_top")
+
+
+def test_select_class_click_heatmap_scatter_agrees(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    labels = decode(sample_server.get("/api/runs/sample_run/labels")["labels"])
+    page.select_option("#pick-class", "3")
+    browse.idle()
+    expected = np.flatnonzero(labels == 3)
+    assert browse.state("Array.from(s.selection)") == expected.tolist()
+    assert page.locator("#selection-summary").get_attribute("data-count") == str(expected.size)
+
+    # A real mouse click on heat-map cell (column i, row j).
+    fp = sample_server.get(
+        "/api/runs/sample_run/fingerprint", samples=selection_param(expected.tolist(), 1797)
+    )
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
+    )
+    i, j = 3, 12
+    page.locator("#fingerprint").scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """([i, j]) => {
+            const gd = document.querySelector('#fingerprint');
+            const fl = gd._fullLayout, box = gd.getBoundingClientRect();
+            return [box.left + fl.xaxis._offset + fl.xaxis.l2p(i),
+                    box.top + fl.yaxis._offset + fl.yaxis.l2p(j)];
+        }""",
+        [i, j],
+    )
+    page.mouse.move(x, y)
+    # Hovering shows the cell's value.
+    page.wait_for_selector("#fingerprint .hoverlayer .hovertext")
+    hover = page.locator("#fingerprint .hoverlayer .hovertext").text_content()
+    assert f"D = {decode(fp['matrix'])[j, i]:.4f}" in hover
+    page.mouse.click(x, y)
+    browse.idle()
+    a, b = fp["snapshots"][i], fp["snapshots"][j]
+    assert browse.state("[s.a, s.b]") == [a, b]
+    assert page.locator("#snap-a").input_value() == str(a)
+
+    # The scatter holds exactly the selected samples, placed by entropy at a and b.
+    ids = browse.plot("#scatter", "gd.data[0].customdata")
+    assert ids == expected.tolist()
+    sel = selection_param(expected.tolist(), 1797)
+    at_a = sample_server.get(
+        "/api/runs/sample_run/measure", name="entropy", snapshot=a, samples=sel
+    )
+    at_b = sample_server.get(
+        "/api/runs/sample_run/measure", name="entropy", snapshot=b, samples=sel
+    )
+    assert decode(at_a["ids"]).tolist() == ids
+    np.testing.assert_allclose(
+        browse.plot("#scatter", "gd.data[0].x"), decode(at_a["values"]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        browse.plot("#scatter", "gd.data[0].y"), decode(at_b["values"]), rtol=1e-6
+    )
+    # Few enough points: each is drawn with its thumbnail.
+    assert browse.plot("#scatter", "gd.layout.images.length") == expected.size
+    assert browse.plot("#scatter", "gd.layout.images[0].source").startswith("data:image/png")
+    # Zooming keeps the thumbnails' size on screen: half the range, half the data size.
+    before = browse.plot("#scatter", "gd.layout.images[0].sizex")
+    page.evaluate(
+        """() => { const gd = document.querySelector('#scatter'); const r = gd.layout.xaxis.range;
+            return Plotly.relayout(gd, {'xaxis.range': [r[0], (r[0] + r[1]) / 2]}); }"""
+    )
+    assert browse.plot("#scatter", "gd.layout.images[0].sizex") == pytest.approx(
+        before / 2, rel=1e-3
+    )
+    # A real click on an isolated point opens that sample in the local view.
+    page.evaluate("() => Plotly.relayout('scatter', {'xaxis.autorange': true})")
+    x, y, sample = page.evaluate(
+        """() => {
+            const gd = document.querySelector('#scatter'), fl = gd._fullLayout;
+            const box = gd.getBoundingClientRect(), t = gd.data[0];
+            const px = t.x.map((v, i) => [box.left + fl.xaxis._offset + fl.xaxis.l2p(v),
+                                          box.top + fl.yaxis._offset + fl.yaxis.l2p(t.y[i])]);
+            let best = 0, far = -1;
+            px.forEach((p, i) => {
+                const d = Math.min(...px.map((q, k) => k === i ? Infinity
+                    : Math.hypot(p[0] - q[0], p[1] - q[1])));
+                if (d > far) { far = d; best = i; }
+            });
+            return [...px[best], t.customdata[best]];
+        }"""
+    )
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    browse.idle()
+    assert browse.state("s.focus") == sample
+    assert page.locator("#local-panels").get_attribute("data-id") == str(sample)
+    # The highlighted cell follows the pick.
+    shape = browse.plot("#fingerprint", "gd.layout.shapes.find(s => s.type === 'rect')")
+    assert (shape["x0"] + 0.5, shape["y0"] + 0.5) == (i, j)
+    page.locator("#scatter-card").scroll_into_view_if_needed()
+    browse.shot("scatter_class3", selector="#scatter-card")
+    browse.shot("heatmap_class3", selector="#heatmap")
+
+    # Colour by correctness, then another measure through the hook's pickCell.
+    page.select_option("#sc-color", "correct")
+    page.select_option("#sc-measure", "margin")
+    page.evaluate("() => window.__rd.pickCell(1, 5)")
+    browse.idle()
+    a, b = fp["snapshots"][1], fp["snapshots"][5]
+    margin = sample_server.get(
+        "/api/runs/sample_run/measure", name="margin", snapshot=b, samples=sel
+    )
+    np.testing.assert_allclose(
+        browse.plot("#scatter", "gd.data[0].y"), decode(margin["values"]), rtol=1e-6
+    )
+    correct_a = decode(
+        sample_server.get("/api/runs/sample_run/measure", name="correct", snapshot=a, samples=sel)[
+            "values"
+        ]
+    )
+    correct_b = decode(
+        sample_server.get("/api/runs/sample_run/measure", name="correct", snapshot=b, samples=sel)[
+            "values"
+        ]
+    )
+    colours = browse.plot("#scatter", "gd.data[0].marker.color")
+    forgotten = [
+        c for c, ca, cb in zip(colours, correct_a, correct_b, strict=True) if ca == 1 and cb == 0
+    ]
+    learned = [
+        c for c, ca, cb in zip(colours, correct_a, correct_b, strict=True) if ca == 0 and cb == 1
+    ]
+    assert len(set(forgotten)) <= 1 and len(set(learned)) <= 1
+    if forgotten and learned:
+        assert forgotten[0] != learned[0]
+
+
+def test_local_view_matches_api(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    page.evaluate("() => window.__rd.setPair(2, 15)")
+    browse.idle()
+    # Open a sample the way a user does: double-click its thumbnail in the picker.
+    page.locator('#thumb-grid .thumb[data-id="7"]').dblclick()
+    browse.idle()
+    assert browse.state("s.focus") == 7
+    local = sample_server.get("/api/runs/sample_run/local", id=7, a=2, b=15, k=10)
+    for side in ("a", "b"):
+        nodes = page.locator(f'#local-panels svg[data-side="{side}"] g.nb')
+        shown = nodes.evaluate_all(
+            "ns => ns.map(n => [+n.dataset.id, +n.dataset.distance, n.dataset.changed === '1'])"
+        )
+        expected = [(nb["id"], nb["distance"], nb["changed"]) for nb in local[side]["neighbours"]]
+        assert [s[0] for s in shown] == [e[0] for e in expected]
+        np.testing.assert_allclose([s[1] for s in shown], [e[1] for e in expected], rtol=1e-6)
+        assert [s[2] for s in shown] == [e[2] for e in expected]
+        # Radius grows with distance: the nearest neighbour is closest to the centre.
+        radii = nodes.evaluate_all(
+            """ns => ns.map(n => {
+                const m = /translate\\(([-\\d.]+),([-\\d.]+)\\)/.exec(n.getAttribute('transform'));
+                return Math.hypot(+m[1] - 210, +m[2] - 180); })"""
+        )
+        assert radii == sorted(radii)
+    assert page.locator("#local-title").inner_text().startswith("#7")
+    assert page.locator("#local-panels svg image").count() == 2 * (1 + 10)
+    page.locator("#local").scroll_into_view_if_needed()
+    browse.shot("local", selector="#local")
+    # Clicking a neighbour opens it.
+    first = local["b"]["neighbours"][0]["id"]
+    page.locator(f'#local-panels svg[data-side="b"] g.nb[data-id="{first}"]').click()
+    browse.idle()
+    assert browse.state("s.focus") == first
+
+
+def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    page.evaluate("() => window.__rd.select(Array.from({length: 300}, (_, i) => i * 5))")
+    browse.idle()
+    sel = ",".join(str(i * 5) for i in range(300))
+    kinds = browse.state("s.info.fingerprint_kinds")
+    assert "neighbour-transition" in kinds and "class-transition" in kinds
+    for kind in kinds:
+        page.select_option("#fp-kind", kind)
+        browse.idle()
+        params: dict[str, Any] = {"kind": kind, "samples": sel}
+        if kind.startswith("neighbour"):
+            params["k"] = 10
+        fp = sample_server.get("/api/runs/sample_run/fingerprint", **params)
+        z = np.array(browse.plot("#fingerprint", "gd.data[0].z"), dtype=float)
+        np.testing.assert_allclose(z, decode(fp["matrix"]), rtol=1e-5, atol=1e-6, err_msg=kind)
+        assert (
+            browse.plot("#fingerprint", "gd.layout.xaxis.ticktext[1]")
+            == fp["labels"][browse.plot("#fingerprint", "gd.layout.xaxis.tickvals[1]")]
+        )
+        # The RQA table is that of the same fingerprint.
+        rqa = sample_server.get("/api/runs/sample_run/rqa", **params)
+        shown = page.locator('#rqa-table tr[data-measure="rr"] td').inner_text()
+        assert float(shown) == pytest.approx(rqa["rqa"]["rr"], rel=1e-3, abs=1e-4)
+        if kind == "class-transition":
+            browse.shot("heatmap_class_transition", selector="#heatmap")
+    # A layer and k change reach the request too.
+    page.select_option("#fp-kind", "neighbour-state")
+    page.select_option("#fp-layer", "penultimate")
+    page.fill("#fp-k", "5")
+    page.dispatch_event("#fp-k", "change")
+    browse.idle()
+    fp = sample_server.get(
+        "/api/runs/sample_run/fingerprint",
+        kind="neighbour-state",
+        k=5,
+        layer="penultimate",
+        samples=sel,
+    )
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-5, atol=1e-6
+    )
+    assert "kind=neighbour-state" in page.url and "layer=penultimate" in page.url
+
+
+def test_projection_slider_and_play(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    page.evaluate("() => window.__rd.select([1, 2, 3, 40, 41])")
+    page.locator("#projection").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#projection').dataset.state === 'ready'")
+    browse.idle()
+    proj = sample_server.get("/api/runs/sample_run/projection")
+    coords = decode(proj["coords"])
+    ids = decode(proj["ids"]).tolist()
+    page.locator("#proj-slider").fill("5")
+    page.wait_for_function("() => document.querySelector('#projection').dataset.t === '5'")
+    assert browse.plot("#projection-plot", "gd.data[0].customdata") == ids
+    np.testing.assert_allclose(
+        browse.plot("#projection-plot", "gd.data[0].x"), coords[5, :, 0], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        browse.plot("#projection-plot", "gd.data[0].y"), coords[5, :, 1], rtol=1e-6
+    )
+    # Trails: the selected samples' paths through snapshots 0..5.
+    trail_x = browse.plot("#projection-plot", "gd.data[1].x")
+    first = [v for v in trail_x[: trail_x.index(None)]]
+    np.testing.assert_allclose(first, coords[:6, ids.index(1), 0], rtol=1e-6)
+    browse.shot("projection", selector="#projection")
+    # Play runs to the last snapshot.
+    page.locator("#proj-play").click()
+    last = coords.shape[0] - 1
+    page.wait_for_function(
+        f"() => document.querySelector('#projection').dataset.t === '{last}'", timeout=30_000
+    )
+    np.testing.assert_allclose(
+        browse.plot("#projection-plot", "gd.data[0].x"), coords[last, :, 0], rtol=1e-6
+    )
+    assert page.locator("#proj-play").get_attribute("aria-label") == "play"
+
+
+def test_table_sort_filter_select_and_csv(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    page.locator("#table").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#table').dataset.state === 'ready'")
+    browse.idle()
+    table = sample_server.get("/api/runs/sample_run/samples")
+    aum = decode(table["data"]["aum"])
+    page.locator('#sample-table th.sortable[data-column="aum"]').click()
+    first_ids = page.locator("#sample-table tbody tr").evaluate_all(
+        "rs => rs.map(r => +r.dataset.id)"
+    )
+    assert first_ids == np.argsort(aum, kind="stable")[: len(first_ids)].tolist()
+    # Filter: label 3 and negative AUM (suspected mislabeled among the threes).
+    page.fill('#sample-table input[data-column="label"]', "3")
+    page.fill('#sample-table input[data-column="aum"]', "<0")
+    labels = decode(table["data"]["label"])
+    expected = np.flatnonzero((labels == 3) & (aum < 0))
+    shown = page.locator("#sample-table tbody tr").evaluate_all("rs => rs.map(r => +r.dataset.id)")
+    by_aum = expected[np.argsort(aum[expected], kind="stable")]
+    assert expected.size > 0
+    assert shown == by_aum[:50].tolist()
+    page.locator("#table-select").click()
+    browse.idle()
+    assert browse.state("Array.from(s.selection)") == expected.tolist()
+    browse.shot("table", selector="#table")
+    # The CSV link downloads the same table.
+    href = page.locator("#table-csv").get_attribute("href")
+    with urllib.request.urlopen(sample_server.origin + href) as response:
+        assert response.status == 200
+        head = response.read().decode().splitlines()[0]
+    assert "aum" in head.split(",")
+    # A table row opens the local view.
+    page.locator(f'#sample-table tbody tr[data-id="{expected[0]}"]').click()
+    browse.idle()
+    assert browse.state("s.focus") == int(expected[0])
+
+
+def test_datamap_box_select(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    page.locator("#cartography").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#cartography').dataset.state === 'ready'")
+    browse.idle()
+    table = sample_server.get("/api/runs/sample_run/samples")
+    conf = decode(table["data"]["confidence"])
+    var = decode(table["data"]["variability"])
+    page.evaluate("() => Plotly.relayout('datamap', {dragmode: 'select'})")
+    # Drag a box over the low-confidence corner (suspected mislabeled samples).
+    box = page.evaluate(
+        """() => { const gd = document.querySelector('#datamap'); const fl = gd._fullLayout;
+            const r = gd.getBoundingClientRect();
+            const px = v => r.left + fl.xaxis._offset + fl.xaxis.l2p(v);
+            const py = v => r.top + fl.yaxis._offset + fl.yaxis.l2p(v);
+            return [px(0.0), py(0.3), px(0.35), py(-0.01)]; }"""
+    )
+    x0, y0, x1, y1 = box
+    page.mouse.move(x0 + 1, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+    browse.idle()
+    selected = browse.state("Array.from(s.selection)")
+    expected = np.flatnonzero((conf <= 0.3) & (var <= 0.35)).tolist()
+    assert selected and set(selected) <= set(range(1797))
+    # Box edges are pixels: allow the few samples right on the border to differ.
+    assert len(set(selected) ^ set(expected)) <= max(3, len(expected) // 50)
+    browse.shot("datamap", selector="#cartography")
+
+
+def test_top_k_and_all_none(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    table = sample_server.get("/api/runs/sample_run/samples")
+    aum = decode(table["data"]["aum"])
+    page.fill("#pick-k", "25")
+    page.select_option("#pick-order", "asc")
+    page.select_option("#pick-measure", "aum")
+    page.locator("#pick-top").click()
+    browse.idle()
+    assert browse.state("Array.from(s.selection)") == sorted(
+        np.argsort(aum, kind="stable")[:25].tolist()
+    )
+    assert browse.plot("#scatter", "gd.data[0].customdata.length") == 25
+    browse.shot("picker_topk", selector="#picker")
+
+    page.locator("#pick-none").click()
+    browse.idle()
+    assert browse.state("s.selection.length") == 0
+    assert "Select at least two" in page.locator("#heatmap .status").inner_text()
+    page.locator("#pick-all").click()
+    browse.idle()
+    assert browse.state("s.selection.length") == 1797
+    # One by one: clicking a thumbnail toggles it.
+    page.locator('#thumb-grid .thumb[data-id="0"]').click()
+    browse.idle()
+    assert browse.state("s.selection.length") == 1796
+    assert page.locator('#thumb-grid .thumb[data-id="0"]').get_attribute("aria-checked") == "false"
+
+
+def test_hash_restores_state(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server, "#kind=disagreement&a=3&b=9&measure=confidence&sel=0-99")
+    assert browse.state("[s.kind, s.a, s.b, s.measure, s.selection.length]") == [
+        "disagreement",
+        3,
+        9,
+        "confidence",
+        100,
+    ]
+    assert page.locator("#fp-kind").input_value() == "disagreement"
+    page.evaluate("() => window.__rd.setPair(4, 11)")
+    browse.idle()
+    page.wait_for_function("() => location.hash.includes('a=4')")
+    page.reload()
+    page.wait_for_function("() => window.__rd && window.__rd.state.fp !== null")
+    browse.idle()
+    assert browse.state("[s.kind, s.a, s.b, s.selection.length]") == ["disagreement", 4, 11, 100]
+
+
+def test_errors_and_progress_are_shown_in_the_view(browse: Browse, sample_server: Server) -> None:
+    page = browse.page
+    browse.origin = sample_server.origin
+    browse.allowed_errors = ["status of 400", "status of 202"]
+    answered = {"n": 0}
+
+    def slow_then_real(route: Any) -> None:
+        answered["n"] += 1
+        if answered["n"] <= 3:
+            route.fulfill(
+                status=202,
+                content_type="application/json",
+                body=json.dumps(
+                    {
+                        "job": "x",
+                        "done": answered["n"],
+                        "total": 4,
+                        "what": "neighbours of snapshot 1",
+                    }
+                ),
+            )
+        else:
+            route.continue_()
+
+    page.route("**/api/runs/sample_run/transitions*", slow_then_real)
+    page.route(
+        "**/api/runs/sample_run/rqa*",
+        lambda route: route.fulfill(
+            status=400,
+            content_type="application/json",
+            body=json.dumps(
+                {"error": "The 'threshold' parameter must be >= 0. Got -1 instead.", "status": 400}
+            ),
+        ),
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(sample_server.origin + "/")
+    page.wait_for_selector("#transitions .status progress")
+    assert "neighbours of snapshot 1" in page.locator("#transitions .status").inner_text()
+    page.wait_for_function("() => document.querySelector('#transitions').dataset.state === 'ready'")
+    page.wait_for_function("() => document.querySelector('#rqa').dataset.state === 'error'")
+    assert "threshold" in page.locator("#rqa .status").inner_text()
+    # The other views kept working.
+    browse.idle()
+    assert page.locator("#heatmap").get_attribute("data-state") == "ready"
+    assert page.locator("#scatter-card").get_attribute("data-state") == "ready"
+    assert not dialogs, f"the page opened dialogs (alert) instead of showing errors: {dialogs}"
+
+
+def test_full_page_screenshots(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server, "#a=2&b=12")
+    page.evaluate("() => window.__rd.focus(25)")
+    for card in ("#table", "#cartography", "#projection"):
+        page.locator(card).scroll_into_view_if_needed()
+    browse.idle()
+    page.wait_for_function(
+        """() => ['table', 'cartography', 'projection', 'local']
+            .every(id => document.getElementById(id).dataset.state === 'ready')"""
+    )
+    page.evaluate("() => window.scrollTo(0, 0)")
+    browse.shot("sample_full_dark", full_page=True)
+    page.locator("#theme-toggle").click()
+    browse.idle()
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "light"
+    browse.shot("sample_full_light", full_page=True)
+
+
+# ---------------------------------------------------------------------------- root of runs
+def test_root_run_picker_points_and_compare(browse: Browse, root_server: Server) -> None:
+    page = browse.open(root_server)
+    runs = root_server.get("/api/runs")["runs"]
+    assert [
+        o for o in page.locator("#run-select option").evaluate_all("os => os.map(o => o.value)")
+    ] == [r["name"] for r in runs]
+    # No images: the picker shows ids, the scatter shows points labelled by id.
+    assert page.locator("#thumb-grid .thumb.plain").count() == 60
+    assert page.locator("#thumb-grid .thumb").first.inner_text() == "0"
+    assert browse.plot("#scatter", "gd.data[0].mode") == "markers+text"
+    assert browse.plot("#scatter", "gd.layout.images.length") == 0
+    measure = root_server.get("/api/runs/alpha/measure", name="entropy", snapshot=0)
+    np.testing.assert_allclose(
+        browse.plot("#scatter", "gd.data[0].x"), decode(measure["values"]), rtol=1e-6
+    )
+    # Local view without images: coloured dots with ids.
+    page.evaluate("() => window.__rd.focus(4)")
+    browse.idle()
+    assert page.locator("#local-panels svg image").count() == 0
+    assert page.locator('#local-panels svg[data-side="a"] g.nb').count() == 10
+    # Switch runs with the picker.
+    page.select_option("#run-select", "beta")
+    page.wait_for_function(
+        "() => { const s = window.__rd.state; return s.run === 'beta' && s.fp && s.fp.request; }"
+    )
+    browse.idle()
+    fp = root_server.get("/api/runs/beta/fingerprint")
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
+    )
+    assert "run=beta" in page.url
+    # Compare with the other run (same N).
+    page.locator("#compare").scroll_into_view_if_needed()
+    page.select_option("#compare-run", "alpha")
+    browse.idle()
+    both = root_server.get("/api/compare", a="beta", b="alpha", kind="neighbour-transition", k=10)
+    for i, side in enumerate(("a", "b")):
+        z = browse.plot(f"#compare-plot-{i}", "gd.data[0].z")
+        np.testing.assert_allclose(
+            z, decode(both[side]["fingerprint"]["matrix"]), rtol=1e-6, atol=1e-7
+        )
+    assert page.locator("#compare table.rqa").count() == 2
+    browse.shot("root_compare", selector="#compare")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    browse.shot("root_full", full_page=True)
+
+
+def test_large_run_default_selection_and_long_selection(
+    browse: Browse, root_server: Server
+) -> None:
+    page = browse.open(root_server, "#run=gamma")
+    # More than 2,000 samples: 500 spread evenly, and the page says so.
+    expected = [i * 3000 // 500 for i in range(500)]
+    assert browse.state("Array.from(s.selection)") == expected
+    assert "default for a large run" in page.locator("#selection-summary").inner_text()
+    fp = root_server.get("/api/runs/gamma/fingerprint", k=10, samples=",".join(map(str, expected)))
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
+    )
+    # A long scattered selection (every other sample) travels as a POST body.
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    ids = list(range(0, 3000, 2))
+    page.evaluate("ids => window.__rd.select(ids)", ids)
+    browse.idle()
+    assert any("/fingerprint" in u for u in posts) and any("/measure" in u for u in posts)
+    fp = root_server.post("/api/runs/gamma/fingerprint", {"samples": ids, "k": 10})
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
+    )
+    assert browse.plot("#scatter", "gd.data[0].customdata") == ids
+    assert "1,500 of 3,000" in page.locator("#selection-summary").inner_text()
+
+
+def test_live_run_gains_snapshots(browse: Browse, root_server: Server) -> None:
+    page = browse.open(root_server, "#run=live&focus=3")
+    assert browse.state("s.fp.snapshots.length") == 2  # transitions 0→1, 1→2
+    run = rd.open_run(Path(root_server.get("/api/runs")["root"]) / "live", mode="r+")
+    rng = np.random.default_rng(5)
+    run.append_snapshot(
+        {"logits": rng.normal(size=(40, 2)), "hidden": rng.normal(size=(40, 6))}, epoch=3
+    )
+    page.locator("#overview-refresh").click()
+    page.wait_for_function(
+        "() => window.__rd.state.fp && window.__rd.state.fp.snapshots.length === 3"
+    )
+    browse.idle()
+    assert page.locator('#facts dd[data-fact="snapshots"]').inner_text() == "4"
+    assert page.locator("#snap-b option").count() == 4
+    # The open sample stays open.
+    assert browse.state("s.focus") == 3
+    assert page.locator("#local-panels").get_attribute("data-id") == "3"
