@@ -60,6 +60,11 @@ def _caller_stacklevel() -> int:
     return level
 
 
+def _finite_sum(values: np.ndarray) -> bool:
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is the point of the test
+        return bool(np.isfinite(values.sum(dtype=np.float64)))
+
+
 class _LazyText:
     """Formats an error location only when an error message needs it."""
 
@@ -389,7 +394,7 @@ class Recorder:
         if (
             self.check_finite
             and values.dtype.kind == "f"
-            and not np.isfinite(values.sum(dtype=np.float64))
+            and not _finite_sum(values)
             and not np.isfinite(values).all()
         ):
             n_bad = int((~np.isfinite(values)).any(axis=1).sum())
