@@ -282,3 +282,14 @@ def test_cache_root_defaults_to_user_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     old = write_legacy(tmp_path / "old", SMALL)
     assert legacy_cache_path(old).parent == tmp_path / "xdg" / "reprdynamics" / "legacy"
+
+
+def test_import_refuses_a_target_inside_the_legacy_directory(tmp_path):
+    old = tmp_path / "old"
+    (old / "data").mkdir(parents=True)
+    (old / "snapshots.json").write_text("[[[0.0, 1.0], [1.0, 0.0]], [[0.5, 0.5], [1.0, 0.0]]]")
+    np.save(old / "data" / "labels.npy", np.array([0, 1]))
+    before = sorted(p.name for p in (old / "data").iterdir())
+    with pytest.raises(errors.InvalidParameterError, match="outside the legacy directory"):
+        legacy.import_legacy(old, old / "data", overwrite=True)
+    assert sorted(p.name for p in (old / "data").iterdir()) == before

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import zarr
 
+import reprdynamics as rd
 from reprdynamics.errors import (
     CorruptRunError,
     InvalidParameterError,
@@ -559,7 +560,7 @@ def test_non_empty_directory_is_not_overwritten(tmp_path):
     target = tmp_path / "precious"
     target.mkdir()
     (target / "notes.txt").write_text("keep me")
-    with pytest.raises(RunExistsError, match="non-empty"):
+    with pytest.raises(RunExistsError, match="not empty and holds no ReprDynamics run"):
         create_run(target, n_samples=N)
     assert (target / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
@@ -665,3 +666,14 @@ def test_repr_and_name(run_dir):
     write_snapshots(run, 1)
     assert run.name == "run"
     assert "T=1" in repr(run) and "logits[3]" in repr(run)
+
+
+def test_overwrite_never_deletes_a_directory_that_is_not_a_run(tmp_path):
+    target = tmp_path / "checkpoints"
+    target.mkdir()
+    (target / "model.ckpt").write_text("weights")
+    with pytest.raises(RunExistsError, match="refusing"):
+        create_run(target, n_samples=3, overwrite=True)
+    with pytest.raises(RunExistsError, match="refusing"):
+        rd.Recorder(target, n_samples=3, overwrite=True)
+    assert (target / "model.ckpt").read_text() == "weights"

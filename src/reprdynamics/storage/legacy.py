@@ -333,7 +333,7 @@ def import_legacy(
     is_local = "://" not in target_text or target_text.startswith("file://")
     if is_local:
         target = Path(target_text.removeprefix("file://")).resolve()
-        if _same_or_inside(source_dir, target):
+        if _same_or_inside(source_dir, target) or _same_or_inside(target, source_dir):
             raise invalid_parameter(
                 "new_run",
                 "import_legacy",

@@ -190,11 +190,16 @@ def create_run(
     if not _is_url(location):
         target = Path(location)
         occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
-        if occupied and not overwrite:
-            what = "A ReprDynamics run" if is_run(target) else "A non-empty path"
+        if occupied and not is_run(target):
+            # Never delete what is not ours, with or without overwrite.
             raise RunExistsError(
-                f"{what} already exists at {str(target)!r}. Pass overwrite=True to replace "
-                "it, or choose another directory."
+                f"{str(target)!r} is not empty and holds no ReprDynamics run; refusing to "
+                "write a run there (nothing was deleted). Choose another directory."
+            )
+        if occupied and not overwrite:
+            raise RunExistsError(
+                f"A ReprDynamics run already exists at {str(target)!r}. Replace it with "
+                "overwrite=True (--overwrite on the command line), or choose another directory."
             )
     label_array = None
     if labels is not None:
