@@ -271,3 +271,39 @@ def test_concurrent_requests_for_the_same_neighbours_do_not_collide(tmp_path):
             table["neighbour_stability"], tables[0]["neighbour_stability"]
         )
     assert rd.fingerprint(path, "neighbour-state", k=5).params["cached"] is True
+
+
+def test_approximate_neighbours_report_recall_also_from_the_cache(tmp_path):
+    pytest.importorskip("faiss")
+    path = tmp_path / "run"
+    _make_run(path, snapshots=3)
+    first = rd.fingerprint(path, "neighbour-transition", k=5, backend="approximate")
+    assert 0.0 <= first.params["recall"] <= 1.0
+    api._MEMO.clear()
+    again = rd.fingerprint(path, "neighbour-transition", k=5, backend="approximate")
+    assert again.params["cached"] is True
+    assert again.params["recall"] == pytest.approx(first.params["recall"])
+    stack = api.neighbours(path, k=5, backend="approximate")
+    assert stack.params["cached"] is True and "recall" in stack.params
+
+
+def test_backend_instances_are_keyed_by_their_settings(tmp_path):
+    from reprdynamics.analysis.neighbours import KDTreeKNNIndex
+
+    path = tmp_path / "run"
+    _make_run(path, snapshots=3)
+    a = rd.fingerprint(path, "neighbour-state", k=5, backend=KDTreeKNNIndex())
+    b = rd.fingerprint(path, "neighbour-state", k=5, backend=KDTreeKNNIndex())
+    c = rd.fingerprint(path, "neighbour-state", k=5, backend=KDTreeKNNIndex(leafsize=8))
+    assert (a.params["cached"], b.params["cached"], c.params["cached"]) == (False, True, False)
+    assert "leafsize" in b.params["backend"]
+    np.testing.assert_array_equal(a.matrix, c.matrix)
+
+
+def test_only_whole_run_neighbour_stacks_are_written_to_disk(tmp_path):
+    path = tmp_path / "run"
+    _make_run(path, snapshots=3)
+    api.neighbours(path, k=5, samples=np.arange(0, N, 2))
+    assert not any(p.name.startswith("neighbours-") for p in (path / "cache").iterdir())
+    api.neighbours(path, k=5)
+    assert any(p.name.startswith("neighbours-") for p in (path / "cache").iterdir())

@@ -35,7 +35,7 @@ from reprdynamics.analysis.phases import PhaseChanges, phase_changes
 from reprdynamics.analysis.projection import fit_projection
 from reprdynamics.analysis.recurrence import RQAResult
 from reprdynamics.analysis.recurrence import rqa as _rqa
-from reprdynamics.analysis.similarity import linear_cka_matrix
+from reprdynamics.analysis.similarity import cka_fingerprint
 from reprdynamics.errors import (
     InvalidParameterError,
     LabelsRequiredError,
@@ -123,6 +123,20 @@ def _cache_target(run: Run) -> Run | None:
         return open_run(run.location, mode="r+")
     except (OSError, ValueError):
         return None
+
+
+def _backend_token(backend: Any) -> str:
+    """A cache key for a neighbour backend: its name, or its class and settings."""
+    if isinstance(backend, str):
+        return backend
+    settings = {
+        key: value
+        for key, value in sorted(vars(backend).items())
+        if not key.startswith("_")
+        and not key.endswith("_")
+        and isinstance(value, bool | int | float | str | type(None))
+    }
+    return f"{type(backend).__name__}({json.dumps(settings, sort_keys=True)})"
 
 
 def _parse_kind(kind: str) -> str:
@@ -256,7 +270,7 @@ def neighbours(
         "layer": layer,
         "k": k,
         "metric": metric,
-        "backend": backend if isinstance(backend, str) else type(backend).__name__,
+        "backend": _backend_token(backend),
         "samples": _selection_token(ids, run.n_samples),
     }
     memo_key = (run.location, run.state_token(), json.dumps(params, sort_keys=True, default=str))
@@ -269,21 +283,21 @@ def neighbours(
                 return _MEMO[memo_key]
         cached = run.cache_get("neighbours", params)
         if cached is not None:
+            restored = {**params, "cached": True}
+            if "recall" in cached:
+                restored["recall"] = float(cached["recall"])
             return NeighbourStack(
-                ids,
-                cached["snapshots"],
-                cached["indices"],
-                cached["distances"],
-                {**params, "cached": True},
+                ids, cached["snapshots"], cached["indices"], cached["distances"], restored
             )
         stack = _compute_neighbours(run, ids, snaps, layer, k, metric, backend, params, progress)
-        target = _cache_target(run)
+        # Only the whole run's stacks go to disk: every selection would add one (hundreds
+        # of MB at N=50,000, T=100), never evicted. Selections live in the memo.
+        target = _cache_target(run) if params["samples"] == "all" else None
         if target is not None:
-            target.cache_put(
-                "neighbours",
-                params,
-                {"snapshots": snaps, "indices": stack.indices, "distances": stack.distances},
-            )
+            arrays = {"snapshots": snaps, "indices": stack.indices, "distances": stack.distances}
+            if "recall" in stack.params:
+                arrays["recall"] = np.asarray(stack.params["recall"])
+            target.cache_put("neighbours", params, arrays)
         if stack.indices.nbytes + stack.distances.nbytes <= _MEMO_MAX_BYTES:
             with _MEMO_GUARD:
                 _MEMO[memo_key] = stack
@@ -430,7 +444,7 @@ def fingerprint(
         "samples": _selection_token(ids, run.n_samples),
     }
     if name in _NEEDS_NEIGHBOURS:
-        params.update(k=k, metric=metric, backend=backend)
+        params.update(k=k, metric=metric, backend=_backend_token(backend))
     if name == "cka":
         params["debiased"] = bool(debiased)
     transition = FINGERPRINT_KINDS[name]
@@ -452,6 +466,8 @@ def fingerprint(
             use_cache=use_cache,
             progress=progress,
         )
+        if "recall" in stack.params:
+            arrays["recall"] = np.asarray(stack.params["recall"])
         if name == "neighbour-transition":
             overlaps = stack.overlaps()
             arrays["matrix"] = neighbour_transition_fingerprint(overlaps)
@@ -474,10 +490,7 @@ def fingerprint(
         arrays["matrix"] = prediction_disagreement(preds)
     else:  # cka
         lazy = _LazySnapshots(run, layer_used, snaps, subset, progress)
-        similarity = linear_cka_matrix(lazy, debiased=bool(debiased))
-        matrix = 1.0 - similarity
-        np.fill_diagonal(matrix, 0.0)
-        arrays["matrix"] = matrix
+        arrays["matrix"] = cka_fingerprint(lazy, debiased=bool(debiased))
     rows = snaps[:-1] if transition else snaps
     arrays["snapshots"] = rows
     if use_cache:
@@ -505,6 +518,8 @@ def _fingerprint_from(
         ]
     else:
         labels = [_epoch_label(epochs[t], int(t)) for t in rows]
+    if "recall" in arrays:
+        params = {**params, "recall": float(arrays["recall"])}
     return Fingerprint(
         kind=name,
         matrix=np.asarray(arrays["matrix"], dtype=np.float64),

@@ -63,6 +63,8 @@ __all__ = [
 FORMAT_NAME = "reprdynamics"
 FORMAT_VERSION = 1
 KINDS = ("logits", "probabilities", "features")
+#: Bump when a derived result's computation changes, so older cache entries are not served.
+CACHE_VERSION = 1
 _CHUNK_BYTES = 8 * 1024 * 1024  # target size of one (1, rows, D) chunk before compression
 
 
@@ -817,7 +819,9 @@ class Run:
 
     @staticmethod
     def cache_key(name: str, params: Mapping[str, Any]) -> str:
-        blob = json.dumps({"name": name, **params}, sort_keys=True, default=str)
+        blob = json.dumps(
+            {"name": name, "cache_version": CACHE_VERSION, **params}, sort_keys=True, default=str
+        )
         return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
 
     def cache_get(self, name: str, params: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
