@@ -101,3 +101,15 @@ def test_batch_sources_are_flushed_before_a_snapshot_ends(tmp_path):
     held.append((np.ones((4, 2)), np.arange(4)))
     assert rec.end_snapshot() is False  # removed: nothing flushed
     rec.close()
+
+
+def test_resuming_refuses_an_epoch_the_run_already_holds(tmp_path):
+    with rd.Recorder(tmp_path / "r", n_samples=3) as rec:
+        for epoch in range(3):
+            rec.store_batch(np.ones((3, 2)) * epoch, ids=range(3), epoch=epoch)
+    resumed = rd.Recorder(tmp_path / "r", resume=True)
+    with pytest.raises(RecordingError, match="already holds epoch 2"):
+        resumed.store_batch(np.ones((3, 2)), ids=range(3), epoch=2)
+    resumed.store_batch(np.ones((3, 2)), ids=range(3), epoch=3)
+    resumed.close()
+    assert rd.open_run(tmp_path / "r").epochs == [0, 1, 2, 3]

@@ -224,6 +224,9 @@ class Recorder:
         self._last_written_epoch: int | None = epochs[-1] if epochs else None
         # The latest epoch handed to store_batch, recorded by the schedule or not.
         self._current_epoch: int | None = self._last_written_epoch
+        # A resumed recording must start after the last recorded epoch: restarting from an
+        # older checkpoint would otherwise repeat epochs in the run.
+        self._resume_floor: int | None = self._last_written_epoch if resume else None
         self._timing_depth = 0
         self._buffer: _Buffer | None = None
         self._n_snapshots = self.run.n_snapshots  # written, or being written
@@ -341,6 +344,15 @@ class Recorder:
                     f"Epoch went backwards at {self._where()}: got epoch {epoch} after "
                     f"epoch {current}. Epochs passed to store_batch must not decrease."
                 )
+            floor = self._resume_floor
+            if floor is not None:
+                if epoch <= floor:
+                    raise RecordingError(
+                        f"The run at {self.run.location!r} already holds epoch {floor}; a "
+                        f"resumed recording must continue with a later epoch, got {epoch}. "
+                        f"(Restarted from an older checkpoint? Record into a new run.)"
+                    )
+                self._resume_floor = None
             self._current_epoch = epoch
             # A new epoch ends the pending snapshot even when the schedule skips the new
             # epoch, so a finished snapshot is on disk before the next epoch's work starts.
