@@ -386,7 +386,8 @@ def _rqa_options(params: Params) -> dict[str, Any]:
 
 def _rqa_data(fp: api.Fingerprint, options: dict[str, Any]) -> dict[str, Any]:
     result = api.rqa(fp, threshold=options["threshold"], recurrence_rate=options["recurrence_rate"])
-    sweep = nntf_band_sweep(np.clip(np.nan_to_num(fp.matrix), 0.0, 1.0))
+    # api.rqa above refuses NaN; the clip only absorbs rounding outside [0, 1].
+    sweep = nntf_band_sweep(np.clip(fp.matrix, 0.0, 1.0))
     return {
         "kind": fp.kind,
         "labels": list(fp.labels),
