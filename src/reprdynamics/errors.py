@@ -20,6 +20,7 @@ __all__ = [
     "RunNotFoundError",
     "UnknownSampleError",
     "UnsupportedFormatVersionError",
+    "parse_int",
 ]
 
 
@@ -83,6 +84,38 @@ def invalid_parameter(name: str, owner: str, expected: str, got: object) -> Inva
     return InvalidParameterError(
         f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
     )
+
+
+def parse_int(
+    value: object, name: str, owner: str, *, low: int | None = None, high: int | None = None
+) -> int:
+    """``value`` as an ``int`` in ``[low, high]``, or the standard parameter error.
+
+    Booleans are refused (``True`` is an ``int`` to Python, never a count to a user).
+
+    >>> parse_int(3, "k", "fingerprint", low=1)
+    3
+    >>> parse_int(True, "k", "fingerprint", low=1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reprdynamics.errors.InvalidParameterError: The 'k' parameter ... Got True instead.
+    """
+    import numbers
+
+    if low is not None and high is not None:
+        expected = f"an int in [{low}, {high}]"
+    elif low is not None:
+        expected = f"an int >= {low}"
+    elif high is not None:
+        expected = f"an int <= {high}"
+    else:
+        expected = "an int"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise invalid_parameter(name, owner, expected, value)
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise invalid_parameter(name, owner, expected, value)
+    return number
 
 
 def require(module: str, extra: str, feature: str):

@@ -42,6 +42,7 @@ from reprdynamics.errors import (
     NotEnoughSnapshotsError,
     UnknownSampleError,
     invalid_parameter,
+    parse_int,
 )
 from reprdynamics.storage.run import Run, open_run
 
@@ -177,9 +178,7 @@ def _parse_layer(run: Run, layer: str | None, owner: str) -> str:
 
 
 def _parse_k(k: Any, n: int, owner: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n - 1:
-        raise invalid_parameter("k", owner, f"an int in [1, {n - 1}] (selection size - 1)", k)
-    return int(k)
+    return parse_int(k, "k", owner, low=1, high=n - 1)
 
 
 def _complete_snapshots(run: Run, owner: str, minimum: int = 2) -> np.ndarray:

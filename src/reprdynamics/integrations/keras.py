@@ -29,6 +29,7 @@ from reprdynamics.errors import (
     LayerNotFoundError,
     RecordingError,
     invalid_parameter,
+    parse_int,
     require,
 )
 from reprdynamics.recording.convert import to_ids, to_numpy
@@ -119,16 +120,8 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
         recorder_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if (
-            not isinstance(every_n_epochs, int)
-            or isinstance(every_n_epochs, bool)
-            or (every_n_epochs < 1)
-        ):
-            raise invalid_parameter(
-                "every_n_epochs", "ReprDynamicsCallback", "an int >= 1", every_n_epochs
-            )
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise invalid_parameter("batch_size", "ReprDynamicsCallback", "an int >= 1", batch_size)
+        parse_int(every_n_epochs, "every_n_epochs", "ReprDynamicsCallback", low=1)
+        parse_int(batch_size, "batch_size", "ReprDynamicsCallback", low=1)
         self.run_dir = run_dir
         self.probe = probe
         self.n_probe = self._probe_length(probe)

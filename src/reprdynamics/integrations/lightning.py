@@ -23,7 +23,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reprdynamics.errors import DependencyMissingError, InvalidParameterError, invalid_parameter
+from reprdynamics.errors import (
+    DependencyMissingError,
+    InvalidParameterError,
+    invalid_parameter,
+    parse_int,
+)
 from reprdynamics.integrations.torch import (
     LayerRecorder,
     Pool,
@@ -151,14 +156,7 @@ class ReprDynamicsCallback(pl.Callback):
         recorder_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if (
-            not isinstance(every_n_epochs, int)
-            or isinstance(every_n_epochs, bool)
-            or (every_n_epochs < 1)
-        ):
-            raise invalid_parameter(
-                "every_n_epochs", "ReprDynamicsCallback", "an int >= 1", every_n_epochs
-            )
+        parse_int(every_n_epochs, "every_n_epochs", "ReprDynamicsCallback", low=1)
         if probe is not None and not hasattr(probe, "__iter__"):
             raise invalid_parameter(
                 "probe", "ReprDynamicsCallback", "None or an iterable DataLoader", type(probe)

@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.errors import InvalidParameterError, RecordingError, invalid_parameter
+from reprdynamics.errors import (
+    InvalidParameterError,
+    RecordingError,
+    invalid_parameter,
+    parse_int,
+)
 from reprdynamics.recording.convert import to_ids, to_numpy
 from reprdynamics.storage.run import KINDS, Run, create_run, open_run
 
@@ -41,8 +46,7 @@ def snapshot_step_size(num_epochs: int, num_snapshots: int) -> int:
     1
     """
     for name, value in (("num_epochs", num_epochs), ("num_snapshots", num_snapshots)):
-        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-            raise invalid_parameter(name, "the snapshot schedule", "an int >= 1", value)
+        parse_int(value, name, "the snapshot schedule", low=1)
     return max(1, int(num_epochs) // int(num_snapshots))
 
 
@@ -179,9 +183,7 @@ class Recorder:
         if num_epochs is not None:
             self.step_size = snapshot_step_size(num_epochs, num_snapshots)  # type: ignore[arg-type]
         elif every_n_epochs is not None:
-            if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-                raise invalid_parameter("every_n_epochs", "Recorder", "an int >= 1", every_n_epochs)
-            self.step_size = every_n_epochs
+            self.step_size = parse_int(every_n_epochs, "every_n_epochs", "Recorder", low=1)
         else:
             self.step_size = 1
         self.num_epochs = num_epochs
