@@ -563,6 +563,10 @@ def test_datamap_box_select(browse: Browse, sample_server: Server) -> None:
     conf = decode(table["data"]["confidence"])
     var = decode(table["data"]["variability"])
     page.evaluate("() => Plotly.relayout('datamap', {dragmode: 'select'})")
+    page.wait_for_function(
+        "() => document.querySelector('#datamap')._fullLayout.dragmode === 'select'"
+    )
+    browse.idle()
     # Drag a box over the low-confidence corner (suspected mislabeled samples).
     box = page.evaluate(
         """() => { const gd = document.querySelector('#datamap'); const fl = gd._fullLayout;
@@ -577,6 +581,8 @@ def test_datamap_box_select(browse: Browse, sample_server: Server) -> None:
     page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
     page.mouse.move(x1, y1, steps=5)
     page.mouse.up()
+    # The brush replaces the default selection (all samples); under load this takes a while.
+    page.wait_for_function("() => window.__rd.state.selection.size < 1797", timeout=15000)
     browse.idle()
     selected = browse.state("Array.from(s.selection)")
     expected = np.flatnonzero((conf <= 0.3) & (var <= 0.35)).tolist()
