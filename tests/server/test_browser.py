@@ -582,7 +582,7 @@ def test_datamap_box_select(browse: Browse, sample_server: Server) -> None:
     page.mouse.move(x1, y1, steps=5)
     page.mouse.up()
     # The brush replaces the default selection (all samples); under load this takes a while.
-    page.wait_for_function("() => window.__rd.state.selection.size < 1797", timeout=15000)
+    page.wait_for_function("() => window.__rd.state.selection.length < 1797", timeout=15000)
     browse.idle()
     selected = browse.state("Array.from(s.selection)")
     expected = np.flatnonzero((conf <= 0.3) & (var <= 0.35)).tolist()
