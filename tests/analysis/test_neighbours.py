@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -409,3 +411,5 @@ def test_auto_picks_the_kdtree_for_large_low_dimensional_data():
     assert isinstance(get_backend("auto", n_samples=5000, n_features=10), KDTreeKNNIndex)
     assert isinstance(get_backend("auto", n_samples=5000, n_features=64), ExactKNNIndex)
     assert isinstance(get_backend("auto", n_samples=100, n_features=3), ExactKNNIndex)
+    if importlib.util.find_spec("faiss") is not None:
+        assert isinstance(get_backend("auto", n_samples=50_000, n_features=10), FaissKNNIndex)

@@ -319,11 +319,11 @@ def neighbour_state_fingerprint(neighbours: Any) -> np.ndarray:
     width = int(max(s.max() for s in stack)) + 1
     n_snap = len(stack)
     out = np.zeros((n_snap, n_snap), dtype=np.float64)
+    keys = [_row_keys(rows, width) for rows in stack]
     for a in range(n_snap - 1):
-        keys_a = _row_keys(stack[a], width)
         ka = stack[a].shape[1]
         for b in range(a + 1, n_snap):
-            common = _intersection_counts(keys_a, _row_keys(stack[b], width), n)
+            common = _intersection_counts(keys[a], keys[b], n)
             jac = common / (ka + stack[b].shape[1] - common)
             out[a, b] = 1.0 - jac.mean()
     out = np.clip(out, 0.0, 1.0)

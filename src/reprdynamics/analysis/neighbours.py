@@ -52,7 +52,7 @@ _DEFAULT_BLOCK_BYTES = 256 * 2**20
 _PAIR_CHUNK_BYTES = 64 * 2**20
 #: From this many samples on, "auto" prefers faiss (still exact) when it is installed. Below
 #: it the NumPy backend was as fast or faster in our measurements (n=50,000, D=10 and 128).
-_AUTO_FAISS_MIN_SAMPLES = 100_000
+_AUTO_FAISS_MIN_SAMPLES = 10_000
 #: "auto" uses the k-d tree (still exact) for low-dimensional data of at least this size.
 _AUTO_KDTREE_MIN_SAMPLES = 2_000
 _AUTO_KDTREE_MAX_FEATURES = 16
@@ -315,10 +315,13 @@ class ExactKNNIndex(KNNIndex):
         # The k-th smallest value over a subset of the data can only be larger than over
         # all of it: a cheap upper bound, so that only a few hundred columns per row survive
         # the scan of the full block. The subset is a contiguous copy (cache friendly).
-        stride = max(1, n // max(2048, 64 * k))
+        # About 512 columns: the bound then lets through roughly k * n / 512 candidates per
+        # row, which is far cheaper than partitioning every row of the block.
+        stride = max(1, n // max(512, 8 * k))
         subset = np.ascontiguousarray(self.augmented_[::stride])
-        # A block holds the distance block, a boolean mask and a few candidates per row.
-        per_row = n * (dtype.itemsize + 1) + 64 * k * 24
+        expected = k * n // max(subset.shape[0], 1)
+        # A block holds the distance block, a boolean mask and the candidates of each row.
+        per_row = n * (dtype.itemsize + 1) + max(64 * k, 4 * expected) * 24
         step = int(max(1, min(q.shape[0], self.block_bytes // per_row)))
         out_d = np.empty((q.shape[0], k), dtype=np.float64)
         out_i = np.empty((q.shape[0], k), dtype=np.int64)
@@ -422,7 +425,8 @@ class FaissKNNIndex(KNNIndex):
         m = q.shape[0]
         k_search = min(n, k + int(self.extra_candidates))
         qc = np.ascontiguousarray(q - self.mean_, dtype=np.float32)
-        approx, cand = self.index_.search(qc, k_search)
+        with _single_threaded_blas():
+            approx, cand = self.index_.search(qc, k_search)
         rows = np.repeat(np.arange(m), k_search)
         cols = cand.astype(np.int64).ravel()
         valid = cols >= 0
@@ -559,7 +563,8 @@ class FaissHNSWIndex(KNNIndex):
         k_search = min(n, k + int(self.extra_candidates))
         self.index_.hnsw.efSearch = int(max(self.ef_search, 2 * k_search))
         qc = np.ascontiguousarray(q - self.mean_, dtype=np.float32)
-        _, cand = self.index_.search(qc, k_search)
+        with _single_threaded_blas():
+            _, cand = self.index_.search(qc, k_search)
         rows = np.repeat(np.arange(m), k_search)
         cols = cand.astype(np.int64).ravel()
         valid = cols >= 0
@@ -599,6 +604,14 @@ def _faiss_available() -> bool:
     return True
 
 
+def _single_threaded_blas():
+    """faiss parallelises with OpenMP and calls BLAS inside each thread: a BLAS that also
+    runs threads oversubscribes the cores (measured 2-4x slower on 2 cores)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def get_backend(
     backend: str | KNNIndex = "exact",
     *,
@@ -611,13 +624,16 @@ def get_backend(
     ----------
     backend : {"exact", "faiss", "faiss-hnsw", "approximate", "auto"} or KNNIndex
         ``"auto"`` gives the exact faiss backend when faiss is installed and there are at
-        least 100,000 samples, else the NumPy exact backend; the result is exact either way.
-    n_samples : int, optional
+        least 10,000 samples, else the k-d tree for at least 2,000 samples of at most 16
+        dimensions, else the NumPy exact backend; the result is exact in every case.
+    n_samples, n_features : int, optional
         Problem size used by ``"auto"``.
     """
     if isinstance(backend, KNNIndex):
         return backend
     if backend == "auto":
+        if n_samples is not None and n_samples >= _AUTO_FAISS_MIN_SAMPLES and _faiss_available():
+            return FaissKNNIndex()
         if (
             n_samples is not None
             and n_features is not None
@@ -625,8 +641,7 @@ def get_backend(
             and n_features <= _AUTO_KDTREE_MAX_FEATURES
         ):
             return KDTreeKNNIndex()
-        big = n_samples is not None and n_samples >= _AUTO_FAISS_MIN_SAMPLES
-        return FaissKNNIndex() if big and _faiss_available() else ExactKNNIndex()
+        return ExactKNNIndex()
     if isinstance(backend, str) and backend in BACKENDS:
         return BACKENDS[backend]()
     names = ", ".join(repr(b) for b in [*BACKENDS, "auto"])
@@ -716,7 +731,7 @@ def k_nearest_neighbours(
     backend : str or KNNIndex, default "exact"
         ``"exact"`` (NumPy/BLAS), ``"faiss"`` (exact: faiss candidates, certified and
         re-ranked in float64), ``"auto"``
-        (exact; faiss when installed and n >= 100,000), ``"faiss-hnsw"`` /
+        (exact; faiss from 10,000 samples, a k-d tree for low dimensions), ``"faiss-hnsw"`` /
         ``"approximate"`` (approximate, opt-in) or a :class:`KNNIndex` instance.
     recall_sample : int, default 1000
         For approximate backends: number of random rows on which recall is measured
