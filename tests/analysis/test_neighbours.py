@@ -408,8 +408,8 @@ def test_kdtree_cosine_and_continuous_data_match_exact():
 
 
 def test_auto_picks_the_kdtree_for_large_low_dimensional_data():
-    assert isinstance(get_backend("auto", n_samples=5000, n_features=10), KDTreeKNNIndex)
-    assert isinstance(get_backend("auto", n_samples=5000, n_features=64), ExactKNNIndex)
+    assert isinstance(get_backend("auto", n_samples=5000, n_features=3), KDTreeKNNIndex)
+    assert isinstance(get_backend("auto", n_samples=5000, n_features=10), ExactKNNIndex)
     assert isinstance(get_backend("auto", n_samples=100, n_features=3), ExactKNNIndex)
     if importlib.util.find_spec("faiss") is not None:
         assert isinstance(get_backend("auto", n_samples=50_000, n_features=10), FaissKNNIndex)

@@ -246,16 +246,18 @@ def neighbours(
     layer: str | None = None,
     samples: Any = None,
     metric: str = "euclidean",
-    backend: str = "exact",
+    backend: str = "auto",
     use_cache: bool = True,
     progress: Progress | None = None,
 ) -> NeighbourStack:
     """The k nearest neighbours of the selection at every complete snapshot.
 
     Exact by default (ties by smaller distance, then smaller id). ``backend`` names a
-    backend of :func:`reprdynamics.analysis.neighbours.get_backend` (``"exact"``,
-    ``"faiss"``, ``"auto"``; approximate ones only when asked for, with their recall in
-    ``params["recall"]``). Computed one snapshot at a time and cached in the run.
+    backend of :func:`reprdynamics.analysis.neighbours.get_backend`: ``"auto"`` (default:
+    faiss, a k-d tree or NumPy by problem size, exact in every case), ``"exact"``,
+    ``"kdtree"``, ``"faiss"``; approximate ones only when asked for, with their recall in
+    ``params["recall"]``. Snapshots are searched in parallel threads (one per core) on
+    large runs; the stack is cached in the run.
     """
     owner = "neighbours"
     run = _as_run(run)
@@ -305,6 +307,13 @@ def neighbours(
         return stack
 
 
+def _neighbour_workers(n_snapshots: int, n_samples: int, backend: Any) -> int:
+    """Threads for the neighbour search: one per core for big problems, else one."""
+    if n_snapshots < 2 or n_samples < 1_000:
+        return 1
+    return max(1, min(n_snapshots, os.cpu_count() or 1, 8))
+
+
 def _compute_neighbours(
     run: Run,
     ids: np.ndarray,
@@ -318,15 +327,34 @@ def _compute_neighbours(
 ) -> NeighbourStack:
     indices = np.empty((snaps.size, ids.size, k), dtype=np.int32)
     distances = np.empty((snaps.size, ids.size, k), dtype=np.float32)
-    recalls = []
-    for pos, t in enumerate(snaps):
-        X = run.read(layer, int(t), None if params["samples"] == "all" else ids)
+    recalls: list[float] = []
+    subset = None if params["samples"] == "all" else ids
+
+    def one(pos: int) -> None:
+        X = run.read(layer, int(snaps[pos]), subset)
         result = k_nearest_neighbours(X, k, metric=metric, backend=backend)
         indices[pos] = result.indices
         distances[pos] = result.distances
         if result.recall is not None:
             recalls.append(result.recall)
-        _report(progress, pos + 1, snaps.size, f"neighbours of snapshot {int(t)}")
+
+    workers = _neighbour_workers(snaps.size, ids.size, backend)
+    if workers == 1:
+        for pos in range(snaps.size):
+            one(pos)
+            _report(progress, pos + 1, snaps.size, f"neighbours of snapshot {int(snaps[pos])}")
+    else:
+        # Snapshots are independent: one per core, each with single-threaded BLAS and
+        # OpenMP (the libraries release the GIL), beats one snapshot on threaded BLAS.
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1), ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(one, pos) for pos in range(snaps.size)]
+            for done, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                _report(progress, done, snaps.size, "neighbours of the snapshots")
     out_params = {**params, "cached": False}
     if recalls:
         out_params["recall"] = float(np.mean(recalls))
@@ -388,7 +416,7 @@ def fingerprint(
     layer: str | None = None,
     samples: Any = None,
     metric: str = "euclidean",
-    backend: str = "exact",
+    backend: str = "auto",
     debiased: bool = False,
     use_cache: bool = True,
     progress: Progress | None = None,
@@ -676,7 +704,7 @@ def sample_dynamics(
     neighbour_k: int | None = 10,
     neighbour_layer: str | None = None,
     metric: str = "euclidean",
-    backend: str = "exact",
+    backend: str = "auto",
     use_cache: bool = True,
     progress: Progress | None = None,
 ) -> SampleTable:

@@ -55,7 +55,7 @@ _PAIR_CHUNK_BYTES = 64 * 2**20
 _AUTO_FAISS_MIN_SAMPLES = 10_000
 #: "auto" uses the k-d tree (still exact) for low-dimensional data of at least this size.
 _AUTO_KDTREE_MIN_SAMPLES = 2_000
-_AUTO_KDTREE_MAX_FEATURES = 16
+_AUTO_KDTREE_MAX_FEATURES = 6
 
 
 @dataclass(frozen=True, eq=False)
@@ -624,7 +624,7 @@ def get_backend(
     ----------
     backend : {"exact", "faiss", "faiss-hnsw", "approximate", "auto"} or KNNIndex
         ``"auto"`` gives the exact faiss backend when faiss is installed and there are at
-        least 10,000 samples, else the k-d tree for at least 2,000 samples of at most 16
+        least 10,000 samples, else the k-d tree for at least 2,000 samples of at most 6
         dimensions, else the NumPy exact backend; the result is exact in every case.
     n_samples, n_features : int, optional
         Problem size used by ``"auto"``.
