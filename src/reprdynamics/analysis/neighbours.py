@@ -193,6 +193,24 @@ def _sort_rows_by_distance_then_id(
 # ----------------------------------------------------------------------------- backends
 
 
+def _recompute_unproven(
+    index: KNNIndex,
+    q: np.ndarray,
+    k: int,
+    out_d: np.ndarray,
+    out_i: np.ndarray,
+    proven: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose candidate list could not be certified are redone by the exact backend."""
+    redo = np.flatnonzero(~proven)
+    if redo.size:
+        fallback = getattr(index, "_fallback", None)
+        if fallback is None:
+            fallback = index._fallback = ExactKNNIndex().build(index.data_)
+        out_d[redo], out_i[redo] = fallback._query(q[redo], k)
+    return out_d, out_i
+
+
 class KNNIndex(ABC):
     """Interface of a nearest-neighbour backend (after openTSNE's ``KNNIndex``).
 
@@ -446,12 +464,7 @@ class FaissKNNIndex(KNNIndex):
             proven = full & (approx[:, -1].astype(np.float64) - slack > out_d[:, -1])
         else:
             proven = full & (counts == n)
-        redo = np.flatnonzero(~proven)
-        if redo.size:
-            if self._fallback is None:
-                self._fallback = ExactKNNIndex().build(self.data_)
-            out_d[redo], out_i[redo] = self._fallback._query(q[redo], k)
-        return out_d, out_i
+        return _recompute_unproven(self, q, k, out_d, out_i, proven)
 
 
 class KDTreeKNNIndex(KNNIndex):
@@ -499,12 +512,7 @@ class KDTreeKNNIndex(KNNIndex):
             proven = last * (1.0 - 1e-9) > out_d[:, -1] * (1.0 + 1e-9) + 1e-300
         else:
             proven = np.ones(m, dtype=bool)
-        redo = np.flatnonzero(~proven)
-        if redo.size:
-            if self._fallback is None:
-                self._fallback = ExactKNNIndex().build(self.data_)
-            out_d[redo], out_i[redo] = self._fallback._query(q[redo], k)
-        return out_d, out_i
+        return _recompute_unproven(self, q, k, out_d, out_i, proven)
 
 
 class FaissHNSWIndex(KNNIndex):
