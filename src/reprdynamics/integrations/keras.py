@@ -32,6 +32,7 @@ from reprdynamics.errors import (
     parse_int,
     require,
 )
+from reprdynamics.integrations._callbacks import open_callback_recorder
 from reprdynamics.recording.convert import to_ids, to_numpy
 from reprdynamics.recording.recorder import Recorder
 from reprdynamics.storage.run import Run
@@ -282,25 +283,8 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
                 **{k: v for k, v in self.recorder_options.items() if k != "metadata"},
             )
         elif self.recorder_ is None:
-            options = dict(self.recorder_options)
-            metadata = dict(options.pop("metadata", None) or {})
-            self.recorder_ = Recorder(
-                self.run_dir,
-                n_samples=self.n_probe,
-                labels=self.labels,
-                inputs=self.inputs,
-                class_names=self.class_names,
-                kind=self.kind,
-                output_layer=self.output_layer,
-                every_n_epochs=self.every_n_epochs,
-                dtype=self.dtype,
-                overwrite=self.overwrite,
-                **options,
-                metadata={
-                    "recorded_by": "keras",
-                    "recording_mode": "probe",
-                    **metadata,
-                },
+            self.recorder_ = open_callback_recorder(
+                self, n_samples=self.n_probe, recorded_by="keras", mode="probe"
             )
         self._open = True
         self._build()

@@ -29,6 +29,7 @@ from reprdynamics.errors import (
     invalid_parameter,
     parse_int,
 )
+from reprdynamics.integrations._callbacks import open_callback_recorder
 from reprdynamics.integrations.torch import (
     LayerRecorder,
     Pool,
@@ -222,25 +223,8 @@ class ReprDynamicsCallback(pl.Callback):
                     f"ReprDynamicsCallback cannot tell the number of samples from the {where} "
                     f"(it has no sized .dataset); pass n_samples=..."
                 )
-            options = dict(self.recorder_options)
-            metadata = dict(options.pop("metadata", None) or {})
-            self.recorder_ = Recorder(
-                self.run_dir,
-                n_samples=n,
-                labels=self.labels,
-                inputs=self.inputs,
-                class_names=self.class_names,
-                kind=self.kind,
-                output_layer=self.output_layer,
-                every_n_epochs=self.every_n_epochs,
-                dtype=self.dtype,
-                overwrite=self.overwrite,
-                **options,
-                metadata={
-                    "recorded_by": "lightning",
-                    "recording_mode": self.mode,
-                    **metadata,
-                },
+            self.recorder_ = open_callback_recorder(
+                self, n_samples=n, recorded_by="lightning", mode=self.mode
             )
         self._open = True
         return self.recorder_
