@@ -753,9 +753,10 @@ class Run:
         out = arrays.get(self.output_layer)
         pred = np.full(n, -1, dtype=np.int32)
         if out is not None and self.kind in ("logits", "probabilities"):
-            filled = np.where(recorded[:, None], out, -np.inf)
-            pred = np.argmax(filled, axis=1).astype(np.int32)
-            pred[~recorded] = -1
+            if recorded.all():  # the usual case: no masked copy of the whole layer
+                pred = np.argmax(out, axis=1).astype(np.int32)
+            else:
+                pred[recorded] = np.argmax(out[recorded], axis=1)
         # Always written, so a row left by a killed append is never mistaken for this one.
         pred_arr[t] = pred
         comp = self._array("complete")
