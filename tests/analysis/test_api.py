@@ -307,3 +307,20 @@ def test_only_whole_run_neighbour_stacks_are_written_to_disk(tmp_path):
     assert not any(p.name.startswith("neighbours-") for p in (path / "cache").iterdir())
     api.neighbours(path, k=5)
     assert any(p.name.startswith("neighbours-") for p in (path / "cache").iterdir())
+
+
+def test_label_measures_of_a_run_without_labels_name_the_problem(tmp_path):
+    from reprdynamics.errors import LabelsRequiredError
+
+    path = tmp_path / "nolabels"
+    with rd.Recorder(path, n_samples=30) as rec:
+        for epoch in range(3):
+            rec.store_batch(
+                np.random.default_rng(epoch).normal(size=(30, 3)), ids=range(30), epoch=epoch
+            )
+    table = rd.sample_dynamics(path, neighbour_k=5)
+    assert "aum" not in table.columns() and "neighbour_stability" in table.columns()
+    with pytest.raises(LabelsRequiredError, match="'aum' needs labels"):
+        table["aum"]
+    with pytest.raises(LabelsRequiredError, match="needs labels"):
+        table.suspected_mislabeled(3)

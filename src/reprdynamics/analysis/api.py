@@ -38,7 +38,6 @@ from reprdynamics.analysis.recurrence import rqa as _rqa
 from reprdynamics.analysis.similarity import cka_fingerprint
 from reprdynamics.errors import (
     InvalidParameterError,
-    LabelsRequiredError,
     NotEnoughSnapshotsError,
     UnknownSampleError,
     invalid_parameter,
@@ -307,7 +306,7 @@ def neighbours(
         return stack
 
 
-def _neighbour_workers(n_snapshots: int, n_samples: int, backend: Any) -> int:
+def _neighbour_workers(n_snapshots: int, n_samples: int) -> int:
     """Threads for the neighbour search: one per core for big problems, else one."""
     if n_snapshots < 2 or n_samples < 1_000:
         return 1
@@ -338,7 +337,7 @@ def _compute_neighbours(
         if result.recall is not None:
             recalls.append(result.recall)
 
-    workers = _neighbour_workers(snaps.size, ids.size, backend)
+    workers = _neighbour_workers(snaps.size, ids.size)
     if workers == 1:
         for pos in range(snaps.size):
             one(pos)
@@ -746,15 +745,6 @@ def sample_dynamics(
         if name in run.extras:
             extras[name] = run.extra(name)[ids]
     return SampleTable(ids=ids, dynamics=acc.result(), snapshots=snaps, extras=extras)
-
-
-def require_labels(run: Run, measure: str) -> np.ndarray:
-    labels = run.labels
-    if labels is None or not (labels >= 0).any():
-        raise LabelsRequiredError(
-            f"{measure} needs labels, and the run at {run.location!r} has none."
-        )
-    return labels
 
 
 # --------------------------------------------------------------------------- projection
