@@ -8,6 +8,7 @@ does not know about this package.
 from __future__ import annotations
 
 __all__ = [
+    "AnalysisTaskError",
     "CorruptRunError",
     "DependencyMissingError",
     "InvalidParameterError",
@@ -18,6 +19,7 @@ __all__ = [
     "ReprDynamicsError",
     "RunExistsError",
     "RunNotFoundError",
+    "SchedulerError",
     "UnknownSampleError",
     "UnsupportedFormatVersionError",
     "parse_int",
@@ -73,6 +75,14 @@ class LabelsRequiredError(ReprDynamicsError, ValueError):
 
 class DependencyMissingError(ReprDynamicsError, ImportError):
     """An optional dependency is needed for this feature and is not installed."""
+
+
+class AnalysisTaskError(ReprDynamicsError, RuntimeError):
+    """An analysis task failed on a worker (the message names the snapshot); nothing cached."""
+
+
+class SchedulerError(ReprDynamicsError, ConnectionError):
+    """The Dask scheduler named by ``scheduler=`` / ``--scheduler`` cannot be reached."""
 
 
 def invalid_parameter(name: str, owner: str, expected: str, got: object) -> InvalidParameterError:

@@ -30,12 +30,13 @@ from reprdynamics.analysis.fingerprints import (
     neighbour_transition_fingerprint,
     prediction_disagreement,
 )
-from reprdynamics.analysis.neighbours import k_nearest_neighbours
+from reprdynamics.analysis.executors import get_executor
 from reprdynamics.analysis.phases import PhaseChanges, phase_changes
 from reprdynamics.analysis.projection import fit_projection
 from reprdynamics.analysis.recurrence import RQAResult
 from reprdynamics.analysis.recurrence import rqa as _rqa
 from reprdynamics.analysis.similarity import cka_fingerprint
+from reprdynamics.analysis.stacks import NeighbourStack, compute_neighbour_stack, lazy_rows
 from reprdynamics.errors import (
     InvalidParameterError,
     NotEnoughSnapshotsError,
@@ -117,10 +118,17 @@ def _cache_target(run: Run) -> Run | None:
         return None
     if run.writable:
         return run
-    if "://" in run.location or not os.access(run.location, os.W_OK):
+    remote = "://" in run.location
+    if run.location.startswith("memory://") or (
+        not remote and not os.access(run.location, os.W_OK)
+    ):
         return None
     try:
-        return open_run(run.location, mode="r+")
+        # Object storage: try; a bucket without write permission fails at the first write,
+        # and the result is then merely not cached.
+        return open_run(
+            run.location, mode="r+", storage_options=getattr(run, "storage_options", None)
+        )
     except (OSError, ValueError):
         return None
 
@@ -206,38 +214,6 @@ def _report(progress: Progress | None, done: int, total: int, what: str) -> None
 
 
 # --------------------------------------------------------------------------- neighbours
-@dataclass(frozen=True, eq=False)
-class NeighbourStack:
-    """k nearest neighbours of a selection at every complete snapshot.
-
-    ``indices[t, i]`` are *positions within* ``ids`` (not sample ids) of the k nearest
-    other selected samples to ``ids[i]`` at snapshot ``snapshots[t]``; ``ids[indices]``
-    converts them to sample ids.
-    """
-
-    ids: np.ndarray
-    snapshots: np.ndarray
-    indices: np.ndarray
-    distances: np.ndarray
-    params: Mapping[str, Any]
-
-    def neighbour_ids(self, t: int) -> np.ndarray:
-        return self.ids[self.indices[t]]
-
-    def overlaps(self) -> np.ndarray:
-        """``o_t(i)`` for every consecutive pair of snapshots, shape (T-1, n)."""
-        return (
-            np.stack(
-                [
-                    neighbour_overlap(self.indices[t], self.indices[t + 1])
-                    for t in range(self.indices.shape[0] - 1)
-                ]
-            )
-            if self.indices.shape[0] > 1
-            else np.zeros((0, self.ids.size))
-        )
-
-
 def neighbours(
     run: Run | str | os.PathLike[str],
     *,
@@ -245,18 +221,26 @@ def neighbours(
     layer: str | None = None,
     samples: Any = None,
     metric: str = "euclidean",
-    backend: str = "auto",
+    backend: Any = "auto",
     use_cache: bool = True,
     progress: Progress | None = None,
+    scheduler: Any = None,
+    query_block: int | None = None,
 ) -> NeighbourStack:
     """The k nearest neighbours of the selection at every complete snapshot.
 
     Exact by default (ties by smaller distance, then smaller id). ``backend`` names a
     backend of :func:`reprdynamics.analysis.neighbours.get_backend`: ``"auto"`` (default:
-    faiss, a k-d tree or NumPy by problem size, exact in every case), ``"exact"``,
-    ``"kdtree"``, ``"faiss"``; approximate ones only when asked for, with their recall in
-    ``params["recall"]``. Snapshots are searched in parallel threads (one per core) on
-    large runs; the stack is cached in the run.
+    the fastest exact backend by a measured cost model), ``"exact"``, ``"kdtree"``,
+    ``"faiss"``; approximate ones (``"faiss-hnsw"``, ``"faiss-ivf"``) only when asked for,
+    with their recall in ``params["recall"]``.
+
+    Each snapshot is a task (or several, one per block of ``query_block`` query rows) run
+    where ``scheduler`` says (:func:`~reprdynamics.analysis.executors.get_executor`:
+    threads by default, an int for local processes, a Dask ``Client`` or address). Tasks
+    open the run themselves and write their rows into the run's cache, chunked per
+    snapshot; the stack returned reads it lazily, so memory does not grow with T. Results
+    equal the single-process path exactly.
     """
     owner = "neighbours"
     run = _as_run(run)
@@ -265,6 +249,8 @@ def neighbours(
     k = _parse_k(k, ids.size, owner)
     if metric not in ("euclidean", "cosine"):
         raise invalid_parameter("metric", owner, "'euclidean' or 'cosine'", metric)
+    if query_block is not None:
+        query_block = parse_int(query_block, "query_block", owner, low=1)
     snaps = _complete_snapshots(run, owner, minimum=1)
     params = {
         "layer": layer,
@@ -274,90 +260,56 @@ def neighbours(
         "samples": _selection_token(ids, run.n_samples),
     }
     memo_key = (run.location, run.state_token(), json.dumps(params, sort_keys=True, default=str))
+
+    def compute(target: Run | None) -> NeighbourStack:
+        with get_executor(scheduler) as executor:
+            return compute_neighbour_stack(
+                run,
+                ids,
+                snaps,
+                layer,
+                k,
+                metric,
+                backend,
+                params,
+                executor=executor,
+                target=target,
+                progress=progress,
+                query_block=query_block,
+            )
+
     if not use_cache:
-        return _compute_neighbours(run, ids, snaps, layer, k, metric, backend, params, progress)
+        return compute(None)
     with _compute_lock(memo_key):
         with _MEMO_GUARD:
             if memo_key in _MEMO:
                 _MEMO.move_to_end(memo_key)
                 return _MEMO[memo_key]
-        cached = run.cache_get("neighbours", params)
-        if cached is not None:
-            restored = {**params, "cached": True}
-            if "recall" in cached:
-                restored["recall"] = float(cached["recall"])
-            return NeighbourStack(
-                ids, cached["snapshots"], cached["indices"], cached["distances"], restored
+        cached = run.cache_arrays("neighbours", params)
+        if cached is not None and "recall" in cached:
+            restored: dict[str, Any] = {**params, "cached": True}
+            recall = float(np.asarray(cached["recall"][...])[0])
+            if np.isfinite(recall):
+                restored["recall"] = recall
+            stack = NeighbourStack(
+                ids,
+                np.asarray(cached["snapshots"][...]),
+                cached["indices"],
+                cached["distances"],
+                restored,
             )
-        stack = _compute_neighbours(run, ids, snaps, layer, k, metric, backend, params, progress)
-        # Only the whole run's stacks go to disk: every selection would add one (hundreds
-        # of MB at N=50,000, T=100), never evicted. Selections live in the memo.
-        target = _cache_target(run) if params["samples"] == "all" else None
-        if target is not None:
-            arrays = {"snapshots": snaps, "indices": stack.indices, "distances": stack.distances}
-            if "recall" in stack.params:
-                arrays["recall"] = np.asarray(stack.params["recall"])
-            target.cache_put("neighbours", params, arrays)
-        if stack.indices.nbytes + stack.distances.nbytes <= _MEMO_MAX_BYTES:
+        else:
+            # Only the whole run's stacks go to disk: every selection would add one
+            # (hundreds of MB at N=50,000, T=100), never evicted. Selections live in the memo.
+            target = _cache_target(run) if params["samples"] == "all" else None
+            stack = compute(target)
+        in_memory = 0 if stack.lazy else stack.indices.nbytes + stack.distances.nbytes
+        if in_memory <= _MEMO_MAX_BYTES:
             with _MEMO_GUARD:
                 _MEMO[memo_key] = stack
                 while len(_MEMO) > _MEMO_ENTRIES:
                     _MEMO.popitem(last=False)
         return stack
-
-
-def _neighbour_workers(n_snapshots: int, n_samples: int) -> int:
-    """Threads for the neighbour search: one per core for big problems, else one."""
-    if n_snapshots < 2 or n_samples < 1_000:
-        return 1
-    return max(1, min(n_snapshots, os.cpu_count() or 1, 8))
-
-
-def _compute_neighbours(
-    run: Run,
-    ids: np.ndarray,
-    snaps: np.ndarray,
-    layer: str,
-    k: int,
-    metric: str,
-    backend: Any,
-    params: Mapping[str, Any],
-    progress: Progress | None,
-) -> NeighbourStack:
-    indices = np.empty((snaps.size, ids.size, k), dtype=np.int32)
-    distances = np.empty((snaps.size, ids.size, k), dtype=np.float32)
-    recalls: list[float] = []
-    subset = None if params["samples"] == "all" else ids
-
-    def one(pos: int) -> None:
-        X = run.read(layer, int(snaps[pos]), subset)
-        result = k_nearest_neighbours(X, k, metric=metric, backend=backend)
-        indices[pos] = result.indices
-        distances[pos] = result.distances
-        if result.recall is not None:
-            recalls.append(result.recall)
-
-    workers = _neighbour_workers(snaps.size, ids.size)
-    if workers == 1:
-        for pos in range(snaps.size):
-            one(pos)
-            _report(progress, pos + 1, snaps.size, f"neighbours of snapshot {int(snaps[pos])}")
-    else:
-        # Snapshots are independent: one per core, each with single-threaded BLAS and
-        # OpenMP (the libraries release the GIL), beats one snapshot on threaded BLAS.
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1), ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(one, pos) for pos in range(snaps.size)]
-            for done, future in enumerate(as_completed(futures), start=1):
-                future.result()
-                _report(progress, done, snaps.size, "neighbours of the snapshots")
-    out_params = {**params, "cached": False}
-    if recalls:
-        out_params["recall"] = float(np.mean(recalls))
-    return NeighbourStack(ids, snaps, indices, distances, out_params)
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -415,10 +367,11 @@ def fingerprint(
     layer: str | None = None,
     samples: Any = None,
     metric: str = "euclidean",
-    backend: str = "auto",
+    backend: Any = "auto",
     debiased: bool = False,
     use_cache: bool = True,
     progress: Progress | None = None,
+    scheduler: Any = None,
 ) -> Fingerprint:
     """Compute a training fingerprint of a run (DESIGN section 2).
 
@@ -437,6 +390,10 @@ def fingerprint(
         prediction kinds always use the stored predictions of the output layer.
     samples
         Sample ids (or a boolean mask) of the selection; default all.
+    scheduler
+        Where the neighbour search runs: ``None`` (threads here), an int (local worker
+        processes), a ``dask.distributed.Client`` or a scheduler address ``tcp://host:port``
+        (see :func:`neighbours`). The result is the same wherever it runs.
 
     Only complete snapshots are used. The result is cached in the run, keyed by the
     parameters and the run's state.
@@ -491,6 +448,7 @@ def fingerprint(
             backend=backend,
             use_cache=use_cache,
             progress=progress,
+            scheduler=scheduler,
         )
         if "recall" in stack.params:
             arrays["recall"] = np.asarray(stack.params["recall"])
@@ -499,7 +457,7 @@ def fingerprint(
             arrays["matrix"] = neighbour_transition_fingerprint(overlaps)
             arrays["overlaps"] = overlaps.astype(np.float32)
         else:
-            arrays["matrix"] = neighbour_state_fingerprint(stack.indices)
+            arrays["matrix"] = neighbour_state_fingerprint(lazy_rows(stack))
     elif name == "class-transition":
         n_classes = _n_classes(run)
         deltas = np.empty((snaps.size - 1, n_classes, n_classes), dtype=np.int64)
@@ -703,9 +661,10 @@ def sample_dynamics(
     neighbour_k: int | None = 10,
     neighbour_layer: str | None = None,
     metric: str = "euclidean",
-    backend: str = "auto",
+    backend: Any = "auto",
     use_cache: bool = True,
     progress: Progress | None = None,
+    scheduler: Any = None,
 ) -> SampleTable:
     """Per-sample dynamics of a run (DESIGN section 2), one snapshot at a time.
 
@@ -713,6 +672,8 @@ def sample_dynamics(
     events and ``never_learned``, AUM, first-learned snapshot (these need labels and an
     output layer of logits or probabilities), and neighbour stability (mean overlap of the
     ``neighbour_k`` neighbourhoods in ``neighbour_layer``; ``neighbour_k=None`` skips it).
+    The neighbour search runs where ``scheduler`` says (see :func:`neighbours`); the rest
+    streams the snapshots in this process, holding O(n) per-sample sums.
     """
     owner = "sample_dynamics"
     run = _as_run(run)
@@ -734,6 +695,7 @@ def sample_dynamics(
             backend=backend,
             use_cache=use_cache,
             progress=progress,
+            scheduler=scheduler,
         )
         overlaps = stack.overlaps()
     for pos, t in enumerate(snaps):

@@ -58,6 +58,10 @@ def _as_int_array(x: Any, name: str, owner: str, ndim: int, what: str) -> np.nda
     return arr
 
 
+#: Memory for the keys of the snapshots the neighbour-state fingerprint compares at once.
+_STATE_BLOCK_BYTES = 32 * 2**20
+
+
 def _as_neighbour_lists(x: Any, name: str, owner: str) -> np.ndarray:
     """Parse one (n, k) neighbour-id array; returns it with rows sorted ascending."""
     what = "a 2-D int array (n_samples, k) of neighbour ids"
@@ -108,6 +112,52 @@ def _as_neighbour_stack(neighbours: Any, owner: str, min_snapshots: int) -> list
         # int32 halves the memory of the stack; ids of any realistic selection fit.
         out.append(srt.astype(np.int32) if srt.max() < 2**31 - 1 else srt)
     return out
+
+
+class _NeighbourSequence:
+    """(T, n, k) neighbour ids, parsed one snapshot at a time (for lazy stacks)."""
+
+    def __init__(self, neighbours: Any, owner: str, min_snapshots: int) -> None:
+        if isinstance(neighbours, np.ndarray) and neighbours.ndim != 3:
+            raise invalid_parameter(
+                "neighbours",
+                owner,
+                "a (T, n, k) int array",
+                f"an array of shape {neighbours.shape}",
+            )
+        if not hasattr(neighbours, "__getitem__") or not hasattr(neighbours, "__len__"):
+            raise invalid_parameter(
+                "neighbours",
+                owner,
+                "a (T, n, k) int array or a sequence of (n, k) arrays",
+                type(neighbours).__name__,
+            )
+        if len(neighbours) < min_snapshots:
+            raise invalid_parameter(
+                "neighbours",
+                owner,
+                f"at least {min_snapshots} snapshots",
+                f"{len(neighbours)} snapshots",
+            )
+        self._source, self._owner = neighbours, owner
+        self._rows: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def load(self, t: int) -> np.ndarray:
+        srt = _as_neighbour_lists(self._source[t], f"neighbours[{t}]", self._owner)
+        if self._rows is None:
+            self._rows = srt.shape[0]
+        elif srt.shape[0] != self._rows:
+            raise invalid_parameter(
+                f"neighbours[{t}]",
+                self._owner,
+                f"{self._rows} rows like neighbours[0]",
+                f"{srt.shape[0]} rows",
+            )
+        # int32 halves the memory; ids of any realistic selection fit.
+        return srt.astype(np.int32) if srt.max() < 2**31 - 1 else srt
 
 
 def _check_same_rows(a: np.ndarray, b: np.ndarray, owner: str, same_k: bool) -> None:
@@ -292,18 +342,23 @@ def neighbour_transition_fingerprint_from_neighbours(neighbours: Any) -> np.ndar
     return neighbour_transition_fingerprint(neighbour_transition_overlaps(neighbours))
 
 
-def neighbour_state_fingerprint(neighbours: Any) -> np.ndarray:
+def neighbour_state_fingerprint(
+    neighbours: Any, *, max_block_bytes: int = _STATE_BLOCK_BYTES
+) -> np.ndarray:
     """Neighbour-state fingerprint ``D[a, b] = 1 - mean_i J(N_k(i,a), N_k(i,b))``.
 
     DESIGN section 2, J the Jaccard index. Each snapshot's rows are sorted and encoded
-    once as int64 keys ``i * width + id``; a pair of snapshots is then one linear merge of
-    two sorted key arrays (``O(n k)`` per pair, ``O(T^2 n k)`` in all).
+    as int64 keys ``i * width + id``; a pair of snapshots is then one linear merge of two
+    sorted key arrays (``O(n k)`` per pair, ``O(T^2 n k)`` in all).
 
     Parameters
     ----------
     neighbours : array of int, shape (T, n, k), or sequence of T arrays (n, k)
         ``N_k(i, t)``. A sequence may be lazy (anything with ``len`` and integer
-        indexing); each element is read once. k may differ between snapshots.
+        indexing, such as a Zarr array), and is read a snapshot at a time. k may differ
+        between snapshots.
+    max_block_bytes : int, default 32 MiB
+        Memory for the keys of the snapshots compared at once.
 
     Returns
     -------
@@ -312,20 +367,38 @@ def neighbour_state_fingerprint(neighbours: Any) -> np.ndarray:
 
     Notes
     -----
-    Memory: the sorted ids of all snapshots (``4 T n k`` bytes) plus two key arrays.
+    Memory is flat in T: the keys of a block of ``B = max_block_bytes // (8 n k)``
+    snapshots plus one more, never the whole stack. Each snapshot is read once when the
+    stack fits one block, else up to ``ceil(T / B)`` times.
     """
-    stack = _as_neighbour_stack(neighbours, "neighbour_state_fingerprint", min_snapshots=1)
-    n = stack[0].shape[0]
-    width = int(max(s.max() for s in stack)) + 1
-    n_snap = len(stack)
+    owner = "neighbour_state_fingerprint"
+    seq = _NeighbourSequence(neighbours, owner, min_snapshots=1)
+    n_snap = len(seq)
+    # Keys ``i * 2^32 + id``: one width for every snapshot, so none is read twice just to
+    # find the largest id. Row i < 2^31 keeps the keys inside int64.
+    width = 2**32
+    first = seq.load(0)
+    n = first.shape[0]
+    widest = max(first.shape[1], 1)
     out = np.zeros((n_snap, n_snap), dtype=np.float64)
-    keys = [_row_keys(rows, width) for rows in stack]
-    for a in range(n_snap - 1):
-        ka = stack[a].shape[1]
-        for b in range(a + 1, n_snap):
-            common = _intersection_counts(keys[a], keys[b], n)
-            jac = common / (ka + stack[b].shape[1] - common)
-            out[a, b] = 1.0 - jac.mean()
+    block = max(1, int(max_block_bytes) // (8 * n * widest))
+    for a0 in range(0, max(n_snap - 1, 0), block):
+        a1 = min(a0 + block, n_snap)
+        held = {a: first if a == 0 else seq.load(a) for a in range(a0, a1)}
+        for a, rows in held.items():
+            if rows.size and int(rows.max()) >= width:
+                raise invalid_parameter(
+                    f"neighbours[{a}]", owner, "neighbour ids below 2**32", int(rows.max())
+                )
+            widest = max(widest, rows.shape[1])
+        keys = {a: _row_keys(rows, width) for a, rows in held.items()}
+        for b in range(a0 + 1, n_snap):
+            rows_b = held[b] if b in held else seq.load(b)
+            keys_b = keys[b] if b in keys else _row_keys(rows_b, width)
+            for a in range(a0, min(a1, b)):
+                common = _intersection_counts(keys[a], keys_b, n)
+                jac = common / (held[a].shape[1] + rows_b.shape[1] - common)
+                out[a, b] = 1.0 - jac.mean()
     out = np.clip(out, 0.0, 1.0)
     return np.maximum(out, out.T)
 

@@ -963,6 +963,8 @@ def k_nearest_neighbours(
     backend: str | KNNIndex = "exact",
     recall_sample: int = 1000,
     seed: int = 0,
+    rows: slice | None = None,
+    n_threads: int | None = None,
 ) -> NeighbourResult:
     """The k nearest *other* rows of ``X`` for every row, ties ordered by id.
 
@@ -992,6 +994,13 @@ def k_nearest_neighbours(
         against the exact backend (all rows if ``n`` is smaller).
     seed : int, default 0
         Seed of the recall sample.
+    rows : slice, optional
+        Answer only these rows of ``X`` (a block of queries; the neighbours are still
+        searched among all rows). Results equal the matching rows of the full answer, so a
+        snapshot's queries can be split across workers.
+    n_threads : int, optional
+        Threads a backend named by string may use besides its library's own (default one
+        per core); the run-level API passes 1 when it runs snapshots in parallel.
 
     Returns
     -------
@@ -1035,20 +1044,30 @@ def k_nearest_neighbours(
     ):
         raise invalid_parameter("recall_sample", owner, "a positive int", recall_sample)
     index = get_backend(backend, n_samples=n, n_features=X.shape[1])
+    if not isinstance(backend, KNNIndex) and n_threads is not None:
+        index.n_threads = int(n_threads)
+    if rows is None:
+        rows = slice(0, n)
+    if not isinstance(rows, slice) or rows.step not in (None, 1):
+        raise invalid_parameter("rows", owner, "a slice of consecutive rows", rows)
+    lo, hi, _ = rows.indices(n)
+    if hi <= lo:
+        raise invalid_parameter("rows", owner, f"a non-empty slice of range({n})", rows)
 
     Z = _cosine_embedding(X) if metric == "cosine" else X
     index.build(Z)
-    ids = np.arange(n)
-    d2, idx = index.query(Z, k + 1)
+    ids = np.arange(lo, hi)
+    d2, idx = index.query(Z if (lo, hi) == (0, n) else Z[lo:hi], k + 1)
     d2, idx = _drop_self(d2, idx, ids)
 
     recall = None
     n_recall = 0
     if not index.exact:
-        n_recall = min(int(recall_sample), n)
-        sample = np.sort(np.random.default_rng(seed).choice(n, size=n_recall, replace=False))
-        exact_d2, exact_idx = ExactKNNIndex().build(Z).query(Z[sample], k + 1)
-        _, exact_idx = _drop_self(exact_d2, exact_idx, sample)
+        n_recall = min(int(recall_sample), hi - lo)
+        sample = np.sort(np.random.default_rng(seed).choice(hi - lo, size=n_recall, replace=False))
+        reference: KNNIndex = FaissKNNIndex() if _faiss_available() else ExactKNNIndex()
+        exact_d2, exact_idx = reference.build(Z).query(Z[lo + sample], k + 1)
+        _, exact_idx = _drop_self(exact_d2, exact_idx, lo + sample)
         recall = neighbour_recall(idx[sample], exact_idx)
 
     dist = np.sqrt(d2) if metric == "euclidean" else 0.5 * d2

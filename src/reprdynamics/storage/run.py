@@ -64,7 +64,7 @@ FORMAT_NAME = "reprdynamics"
 FORMAT_VERSION = 1
 KINDS = ("logits", "probabilities", "features")
 #: Bump when a derived result's computation changes, so older cache entries are not served.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: neighbour stacks chunked per snapshot, with a recall array
 _CHUNK_BYTES = 8 * 1024 * 1024  # target size of one (1, rows, D) chunk before compression
 
 
@@ -868,6 +868,83 @@ class Run:
                 arr = group.create_array(k, shape=v.shape, dtype=v.dtype)
                 arr[...] = v
             group.attrs.update(
+                {
+                    "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
+                    "state": self.state_token(),
+                    "complete_write": True,
+                }
+            )
+        except (OSError, zarr.errors.BaseZarrError, KeyError):
+            return False
+        return True
+
+    def cache_arrays(self, name: str, params: Mapping[str, Any]) -> dict[str, zarr.Array] | None:
+        """Like :meth:`cache_get`, but the arrays stay on disk: Zarr arrays read on demand.
+
+        Streaming consumers read one chunk (one snapshot) at a time from them.
+        """
+        key = self.cache_key(name, params)
+        try:
+            group = self._group["cache"][key]
+        except KeyError:
+            return None
+        attrs = group.attrs.asdict()
+        if attrs.get("state") != self.state_token() or attrs.get("complete_write") is not True:
+            return None
+        if attrs.get("params") != json.loads(json.dumps(params, sort_keys=True, default=str)):
+            return None
+        return {k: group[k] for k in group.array_keys()}
+
+    def cache_begin(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        layout: Mapping[str, tuple[tuple[int, ...], Any, tuple[int, ...]]],
+        values: Mapping[str, np.ndarray] | None = None,
+    ) -> str | None:
+        """Start a cache entry that is filled piece by piece (by parallel tasks, say).
+
+        ``layout`` maps array names to ``(shape, dtype, chunks)``; ``values`` are small
+        arrays written at once. Returns the entry's path inside the run (hand it to
+        :meth:`cache_write`), or None when the run cannot be written. The entry is invisible
+        to :meth:`cache_get` / :meth:`cache_arrays` until :meth:`cache_commit`: a failed or
+        interrupted computation never leaves a half-written result that is served.
+        """
+        if not self.writable:
+            return None
+        key = self.cache_key(name, params)
+        with _cache_lock(self.location, key):
+            try:
+                cache = self._group.require_group("cache")
+                if key in cache:
+                    del cache[key]
+                group = cache.create_group(key)
+                for array, (shape, dtype, chunks) in layout.items():
+                    group.create_array(array, shape=shape, dtype=dtype, chunks=chunks)
+                for array, value in (values or {}).items():
+                    value = np.asarray(value)
+                    arr = group.create_array(array, shape=value.shape, dtype=value.dtype)
+                    arr[...] = value
+            except (OSError, zarr.errors.BaseZarrError, KeyError):
+                return None
+        self._handles.clear()
+        return f"cache/{key}"
+
+    def cache_write(self, entry: str, array: str, region: tuple[Any, ...], values: Any) -> None:
+        """Write ``values`` into ``region`` of one array of an entry from :meth:`cache_begin`.
+
+        Tasks write disjoint, chunk-aligned regions, so they never touch the same file.
+        """
+        self._require_writable()
+        self._group[f"{entry}/{array}"][region] = values
+
+    def cache_commit(self, name: str, params: Mapping[str, Any]) -> bool:
+        """Mark an entry begun with :meth:`cache_begin` as complete for this run state."""
+        if not self.writable:
+            return False
+        key = self.cache_key(name, params)
+        try:
+            self._group["cache"][key].attrs.update(
                 {
                     "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
                     "state": self.state_token(),
