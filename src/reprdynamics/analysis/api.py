@@ -22,15 +22,14 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.analysis.dynamics import DynamicsAccumulator, SampleDynamics
+from reprdynamics.analysis.executors import get_executor
 from reprdynamics.analysis.fingerprints import (
     class_transition_fingerprint_from_matrices,
     class_transition_matrix,
-    neighbour_overlap,
     neighbour_state_fingerprint,
     neighbour_transition_fingerprint,
     prediction_disagreement,
 )
-from reprdynamics.analysis.executors import get_executor
 from reprdynamics.analysis.phases import PhaseChanges, phase_changes
 from reprdynamics.analysis.projection import fit_projection
 from reprdynamics.analysis.recurrence import RQAResult

@@ -63,6 +63,7 @@ class Executor(ABC):
 
     def close(self) -> None:
         """Release what this executor created (not what it was handed)."""
+        return None  # threads need no clean-up
 
     def __enter__(self) -> Executor:
         return self
