@@ -229,7 +229,13 @@ _RQA_COLUMNS = ("rr", "det", "l_mean", "l_max", "entr", "lam", "tt", "v_max")
 
 
 def _analyse_run(
-    run: Any, kinds: list[str], k: int, layer: str | None, top: int, progress: Any
+    run: Any,
+    kinds: list[str],
+    k: int,
+    layer: str | None,
+    top: int,
+    progress: Any,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
     """Everything `analyse` reports for one run, as plain data."""
     from reprdynamics.analysis import api
@@ -249,7 +255,7 @@ def _analyse_run(
     for kind in kinds:
         if kind in ("class-transition", "disagreement") and run.kind == "features":
             continue
-        fp = api.fingerprint(run, kind, k=k, layer=layer, progress=progress)
+        fp = api.fingerprint(run, kind, k=k, layer=layer, progress=progress, scheduler=scheduler)
         rqa = api.rqa(fp)
         sweep = nntf_band_sweep(np.clip(fp.matrix, 0.0, 1.0))
         report["fingerprints"][kind] = {
@@ -270,6 +276,7 @@ def _analyse_run(
             neighbour_k=k if run.n_samples > k else None,
             neighbour_layer=layer,
             progress=progress,
+            scheduler=scheduler,
         )
         labels = run.labels
         samples: dict[str, Any] = {}
@@ -416,6 +423,18 @@ def _print_comparison(reports: list[dict[str, Any]], kinds: list[str]) -> None:
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the neighbour search on the Dask cluster at ADDRESS (tcp://host:port).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Run the neighbour search in N local worker processes.",
+)
 @_friendly_errors
 def analyse(
     run_or_root: str | None,
@@ -425,11 +444,32 @@ def analyse(
     top: int,
     as_json: bool,
     progress: bool | None,
+    scheduler: str | None,
+    workers: int | None,
 ) -> None:
     """Fingerprints, RQA, phase changes and notable samples of a run or a directory of runs.
 
-    Without an argument it analyses the bundled sample run.
+    Without an argument it analyses the bundled sample run. The numbers are the same
+    wherever the neighbour search runs (--scheduler, --workers or threads here).
     """
+    from reprdynamics.analysis.executors import get_executor
+
+    if scheduler is not None and workers is not None:
+        raise click.UsageError("Give --scheduler ADDRESS or --workers N, not both.")
+    with get_executor(scheduler if scheduler is not None else workers) as executor:
+        _analyse(run_or_root, kinds, k, layer, top, as_json, progress, executor)
+
+
+def _analyse(
+    run_or_root: str | None,
+    kinds: tuple[str, ...],
+    k: int,
+    layer: str | None,
+    top: int,
+    as_json: bool,
+    progress: bool | None,
+    executor: Any,
+) -> None:
     from reprdynamics.analysis.api import list_runs
     from reprdynamics.storage import is_run, open_run
 
@@ -446,13 +486,13 @@ def analyse(
     ]
     bar = _Progress(sys.stderr.isatty() if progress is None else progress)
     if is_run(run_or_root):
-        report = _analyse_run(open_run(run_or_root), selected, k, layer, top, bar)
+        report = _analyse_run(open_run(run_or_root), selected, k, layer, top, bar, executor)
         click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
         return
     paths = list_runs(run_or_root)
     if not paths:
         raise click.ClickException(f"No ReprDynamics runs in {run_or_root!r}.")
-    reports = [_analyse_run(open_run(p), selected, k, layer, top, bar) for p in paths]
+    reports = [_analyse_run(open_run(p), selected, k, layer, top, bar, executor) for p in paths]
     if as_json:
         click.echo(json.dumps({"runs": reports}, indent=2))
     else:

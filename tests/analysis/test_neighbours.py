@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reprdynamics.analysis.fingerprints import neighbour_overlap
 from reprdynamics.analysis.neighbours import (
     AutoKNNIndex,
     ExactKNNIndex,
@@ -268,7 +269,9 @@ def test_bad_metric_backend_recall_sample():
     with pytest.raises(InvalidParameterError, match="'backend'"):
         k_nearest_neighbours(X, 1, backend="annoy")
     with pytest.raises(InvalidParameterError, match="'recall_sample'"):
-        k_nearest_neighbours(X, 1, recall_sample=0)
+        k_nearest_neighbours(X, 1, backend="faiss-ivf", recall_sample=0)
+    with pytest.raises(InvalidParameterError, match="exact"):
+        k_nearest_neighbours(X, 1, recall_sample=100)
     with pytest.raises(InvalidParameterError, match="'block_bytes'"):
         k_nearest_neighbours(X, 1, backend=ExactKNNIndex(block_bytes=0))
 
@@ -436,3 +439,59 @@ def test_brute_force_cost_model_scales_with_pairs_dimensions_and_threads():
     assert brute_force_seconds(20_000, 10_000, 10) == pytest.approx(2 * base)
     assert brute_force_seconds(10_000, 10_000, 512) > 5 * base
     assert brute_force_seconds(10_000, 10_000, 10, threads=2) < base
+
+
+def test_ivf_flat_reports_recall_and_exact_order_of_its_candidates():
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(8)
+    centres = rng.normal(scale=6.0, size=(10, 5))
+    X = centres[rng.integers(0, 10, 4000)] + rng.normal(size=(4000, 5))
+    res = k_nearest_neighbours(X, 8, backend="faiss-ivf", recall_sample=500)
+    assert not res.exact and res.backend == "faiss-ivf" and res.recall_sample_size == 500
+    exact = k_nearest_neighbours(X, 8)
+    true_recall = float(np.mean(neighbour_overlap(res.indices, exact.indices)))
+    assert 0.8 <= res.recall <= 1.0 and abs(res.recall - true_recall) < 0.05
+    # The candidates are approximate, their distances exact and sorted.
+    d = np.linalg.norm(X[:, None, :] - X[res.indices], axis=2)
+    np.testing.assert_allclose(res.distances, d, rtol=1e-9)
+    assert (np.diff(res.distances, axis=1) >= 0).all()
+
+
+def test_faiss_device_falls_back_to_the_cpu_and_refuses_cuda_without_a_gpu():
+    faiss = pytest.importorskip("faiss")
+    from reprdynamics.analysis.neighbours import FaissIVFIndex
+
+    X = np.random.default_rng(2).normal(size=(500, 4))
+    index = FaissIVFIndex(device="auto").build(X)
+    gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+    assert index.device_ == ("cuda" if gpus else "cpu")
+    if not gpus:
+        with pytest.raises(InvalidParameterError, match="faiss-gpu"):
+            FaissIVFIndex(device="cuda").build(X)
+    with pytest.raises(InvalidParameterError, match="'device'"):
+        FaissIVFIndex(device="tpu").build(X)
+
+
+def test_a_block_of_query_rows_equals_those_rows_of_the_full_answer():
+    rng = np.random.default_rng(12)
+    X = rng.integers(-2, 3, size=(300, 3)).astype(float)  # many ties
+    full = k_nearest_neighbours(X, 6, backend="auto")
+    part = k_nearest_neighbours(X, 6, backend="auto", rows=slice(100, 220))
+    np.testing.assert_array_equal(part.indices, full.indices[100:220])
+    np.testing.assert_array_equal(part.distances, full.distances[100:220])
+    with pytest.raises(InvalidParameterError, match="'rows'"):
+        k_nearest_neighbours(X, 6, rows=slice(5, 5))
+
+
+def test_candidate_and_pair_distances_are_bit_identical():
+    from reprdynamics.analysis.neighbours import _candidate_sq_distances, _pair_sq_distances
+
+    rng = np.random.default_rng(0)
+    for dim in (3, 10, 129):
+        X = rng.normal(size=(200, dim)).astype(np.float32)
+        cand = rng.integers(0, 200, size=(200, 7))
+        a = _candidate_sq_distances(X, X, cand, n_threads=2)
+        b = _pair_sq_distances(X, X, np.repeat(np.arange(200), 7), cand.ravel()).reshape(200, 7)
+        np.testing.assert_array_equal(a, b)
+        c = _candidate_sq_distances(X.astype(np.float64), X.astype(np.float64), cand)
+        np.testing.assert_array_equal(a, c)  # float32 data loses nothing
