@@ -123,7 +123,7 @@ def test_a_failing_task_names_what_it_was_doing():
         def describe(self):
             return "snapshot 7"
 
-    with pytest.raises(AnalysisTaskError, match="snapshot 7.*boom"):
+    with pytest.raises(AnalysisTaskError, match=r"snapshot 7.*boom"):
         list(ThreadExecutor(2).map(fail, [Task(), Task()]))
 
 
