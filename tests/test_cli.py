@@ -116,3 +116,56 @@ def test_import_legacy_command(legacy_sample, tmp_path, runner):
     assert result.exit_code == 0, result.output
     assert "Imported 20 snapshots of 16 samples" in result.output
     assert rd.open_run(tmp_path / "new").n_snapshots == 20
+
+
+def _analyse_json(args, cwd=None):
+    """`reprdynamics analyse ... --json` in a real subprocess, parsed."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "reprdynamics.cli", "analyse", *args, "--json", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    report.pop("run")
+    return report
+
+
+def test_analyse_prints_the_same_numbers_with_workers_and_on_a_dask_cluster(tmp_path):
+    _record(tmp_path / "plain", n=150, snapshots=5)
+    _record(tmp_path / "workers", n=150, snapshots=5)
+    _record(tmp_path / "dask", n=150, snapshots=5)
+    plain = _analyse_json([str(tmp_path / "plain"), "--k", "5"])
+    workers = _analyse_json([str(tmp_path / "workers"), "--k", "5", "--workers", "2"])
+    assert workers == plain
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+    ) as cluster:
+        dask = _analyse_json(
+            [str(tmp_path / "dask"), "--k", "5", "--scheduler", cluster.scheduler_address]
+        )
+    assert dask == plain
+
+
+def test_analyse_scheduler_errors_are_one_line(tmp_path, runner):
+    import socket
+
+    _record(tmp_path / "r")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = runner.invoke(
+        main, ["analyse", str(tmp_path / "r"), "--scheduler", f"tcp://127.0.0.1:{port}"]
+    )
+    assert result.exit_code != 0 and "Cannot reach the Dask scheduler" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(
+        main, ["analyse", str(tmp_path / "r"), "--scheduler", "tcp://x:1", "--workers", "2"]
+    )
+    assert result.exit_code != 0 and "not both" in result.output
