@@ -184,6 +184,23 @@ def test_fingerprint_selection_get_and_post_agree(client: TestClient, run_path: 
     assert got["matrix"] == posted["matrix"]
 
 
+def test_approximate_neighbours_report_their_recall(client: TestClient, run_path: Path) -> None:
+    pytest.importorskip("faiss")
+    body = ok(
+        client, "/api/runs/exp1/fingerprint?kind=neighbour-transition&k=5&neighbours=approximate"
+    )
+    expected = api.fingerprint(
+        rd.open_run(run_path), "neighbour-transition", k=5, backend="faiss-ivf"
+    )
+    assert body["params"]["backend"] == "faiss-ivf"
+    assert body["params"]["recall"] == pytest.approx(expected.params["recall"])
+    assert 0.0 <= body["params"]["recall"] <= 1.0
+    exact = ok(client, "/api/runs/exp1/fingerprint?kind=neighbour-transition&k=5")
+    assert "recall" not in exact["params"] and exact["params"]["backend"] == "auto"
+    bad = client.get("/api/runs/exp1/fingerprint?kind=neighbour-state&neighbours=fuzzy")
+    assert bad.status_code == 400 and "neighbours" in bad.json()["error"]
+
+
 def test_rqa_equals_analysis_api(client: TestClient, run_path: Path) -> None:
     body = ok(client, "/api/runs/exp1/rqa?kind=class-transition")
     fp = api.fingerprint(rd.open_run(run_path), "class-transition")

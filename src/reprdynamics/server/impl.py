@@ -320,6 +320,8 @@ def _fingerprint_spec(run: Run, params: Params) -> dict[str, Any]:
         spec["layer"] = _layer(run, params)
     if kind in _NEIGHBOUR_KINDS:
         spec["k"] = _k(params, n)
+        search = params.choice("neighbours", ("exact", "approximate"), "exact")
+        spec["backend"] = "faiss-ivf" if search == "approximate" else "auto"
     if kind == "cka":
         spec["debiased"] = params.flag("debiased")
     return spec
@@ -335,6 +337,7 @@ def _compute_fingerprint(
             k=spec.get("k", DEFAULT_K),
             layer=spec["layer"],
             samples=spec["samples"],
+            backend=spec.get("backend", "auto"),
             debiased=spec.get("debiased", False),
             use_cache=use_cache,
             progress=progress,

@@ -399,7 +399,16 @@ _THRESHOLD = P(
     "Recurrence threshold ε (R = [D <= ε]); default: the one giving 10% recurrence.",
 )
 _RATE = P("recurrence_rate", "number", "Fixed recurrence rate in (0, 1] (instead of threshold).")
-_FP = (_KIND, _K, _LAYER, _SAMPLES, _DEBIASED)
+_NEIGHBOURS = P(
+    "neighbours",
+    description=(
+        "Neighbour search of the neighbour kinds: 'exact' (default) or 'approximate' "
+        "(faiss IVF-Flat, for very large runs; the measured recall is in params.recall)."
+    ),
+    default="exact",
+    enum=("exact", "approximate"),
+)
+_FP = (_KIND, _K, _LAYER, _SAMPLES, _DEBIASED, _NEIGHBOURS)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/", index, "The single-page dashboard (static/index.html).", response="text/html"),

@@ -34,6 +34,7 @@ const store = new Store({
   kind: "neighbour-transition",
   k: 10,
   layer: null,
+  neighbours: "exact",
   a: 0,
   b: 0,
   focus: null,

@@ -21,6 +21,7 @@ export function fingerprintParams(s) {
   const n = s.selection.length;
   const params = { kind: s.kind };
   if (USES_K.has(s.kind)) params.k = Math.max(1, Math.min(s.k, n - 1));
+  if (USES_K.has(s.kind) && s.neighbours === "approximate") params.neighbours = "approximate";
   if (USES_LAYER.has(s.kind) && s.layer) params.layer = s.layer;
   if (n !== s.info.n_samples) params.samples = s.selection;
   return params;
@@ -118,6 +119,7 @@ export class HeatmapView extends View {
     this.kindSelect = document.getElementById("fp-kind");
     this.kInput = document.getElementById("fp-k");
     this.layerSelect = document.getElementById("fp-layer");
+    this.searchSelect = document.getElementById("fp-neighbours");
 
     this.kindSelect.addEventListener("change", () => store.set({ kind: this.kindSelect.value }));
     this.kInput.addEventListener("change", () => {
@@ -125,10 +127,11 @@ export class HeatmapView extends View {
       if (k >= 1) store.set({ k });
     });
     this.layerSelect.addEventListener("change", () => store.set({ layer: this.layerSelect.value }));
+    this.searchSelect.addEventListener("change", () => store.set({ neighbours: this.searchSelect.value }));
 
     store.on(["info"], (s) => this.fillControls(s));
-    store.on(["kind", "k", "layer"], (s) => this.syncControls(s));
-    store.on(["info", "selection", "kind", "k", "layer"], (s) => this.reload(s));
+    store.on(["kind", "k", "layer", "neighbours"], (s) => this.syncControls(s));
+    store.on(["info", "selection", "kind", "k", "layer", "neighbours"], (s) => this.reload(s));
     store.on(["a", "b"], (s) => this.highlight(s));
     store.on(["theme"], (s) => s.fp && this.draw(s.fp));
   }
@@ -145,7 +148,9 @@ export class HeatmapView extends View {
     this.kindSelect.value = s.kind;
     this.kInput.value = String(s.k);
     if (s.layer) this.layerSelect.value = s.layer;
+    this.searchSelect.value = s.neighbours || "exact";
     this.kInput.disabled = !USES_K.has(s.kind);
+    this.searchSelect.disabled = !USES_K.has(s.kind);
     this.layerSelect.disabled = !USES_LAYER.has(s.kind);
   }
 
@@ -168,9 +173,18 @@ export class HeatmapView extends View {
         fp.request = params;
         this.store.set({ fp });
         this.draw(fp);
+        const notes = [];
         if (params.k !== undefined && params.k !== s.k) {
-          this.showNote(`k lowered to ${params.k}: the selection holds ${s.selection.length} samples.`);
+          notes.push(`k lowered to ${params.k}: the selection holds ${s.selection.length} samples.`);
         }
+        const recall = fp.params?.recall;
+        if (typeof recall === "number") {
+          notes.push(
+            `Approximate neighbours: recall ${recall.toFixed(3)} (the mean share of the exact ` +
+              `${params.k} neighbours found, measured against the exact search).`,
+          );
+        }
+        if (notes.length) this.showNote(notes.join(" "));
         const marks = window.__rd?.marks;
         if (marks) {
           marks.heatmapDrawn = performance.now();
