@@ -480,6 +480,23 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
         browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-5, atol=1e-6
     )
     assert "kind=neighbour-state" in page.url and "layer=penultimate" in page.url
+    # Approximate neighbours: the request says so and the view shows the measured recall.
+    page.select_option("#fp-kind", "neighbour-transition")
+    page.select_option("#fp-neighbours", "approximate")
+    browse.idle()
+    fp = sample_server.get(
+        "/api/runs/sample_run/fingerprint",
+        kind="neighbour-transition",
+        k=5,
+        layer="penultimate",
+        samples=sel,
+        neighbours="approximate",
+    )
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-5, atol=1e-6
+    )
+    note = page.locator("#heatmap .status").inner_text()
+    assert f"recall {fp['params']['recall']:.3f}" in note
 
 
 def test_projection_slider_and_play(browse: Browse, sample_server: Server) -> None:
