@@ -87,6 +87,8 @@ _MEMO: OrderedDict[tuple[str, str, str], NeighbourStack] = OrderedDict()
 _MEMO_ENTRIES = 8
 _MEMO_MAX_BYTES = 256 * 1024 * 1024
 _MEMO_GUARD = threading.Lock()
+#: Memory for the snapshots CKA holds at once (flat in T; see docs/scale.md).
+_CKA_BLOCK_BYTES = 32 * 2**20
 # One computation per (run, state, parameters) at a time: a second caller (e.g. two
 # dashboard views asking at once) waits and then takes the first one's result.
 _COMPUTE_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
@@ -473,7 +475,11 @@ def fingerprint(
         arrays["matrix"] = prediction_disagreement(preds)
     else:  # cka
         lazy = _LazySnapshots(run, layer_used, snaps, subset, progress)
-        arrays["matrix"] = cka_fingerprint(lazy, debiased=bool(debiased))
+        # A budget that does not grow with T: 32 MiB of snapshots, or 4 of a wide layer
+        # (each extra block re-reads the remaining snapshots once).
+        width = ids.size * run.layer_dim(layer_used) * 8
+        budget = max(_CKA_BLOCK_BYTES, 5 * width)
+        arrays["matrix"] = cka_fingerprint(lazy, debiased=bool(debiased), max_bytes=budget)
     rows = snaps[:-1] if transition else snaps
     arrays["snapshots"] = rows
     if use_cache:
