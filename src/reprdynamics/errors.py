@@ -8,6 +8,7 @@ does not know about this package.
 from __future__ import annotations
 
 __all__ = [
+    "BucketNotFoundError",
     "CorruptRunError",
     "DependencyMissingError",
     "InvalidParameterError",
@@ -18,6 +19,9 @@ __all__ = [
     "ReprDynamicsError",
     "RunExistsError",
     "RunNotFoundError",
+    "StorageAccessError",
+    "StorageError",
+    "StorageUnreachableError",
     "UnknownSampleError",
     "UnsupportedFormatVersionError",
     "parse_int",
@@ -34,6 +38,25 @@ class RunNotFoundError(ReprDynamicsError, FileNotFoundError):
 
 class RunExistsError(ReprDynamicsError, FileExistsError):
     """A run already exists where a new one was to be created."""
+
+
+class StorageError(ReprDynamicsError, OSError):
+    """The store behind a URL (``s3://...``) failed: unreachable, refusing access, or missing.
+
+    Messages name the URL and the problem, never a credential.
+    """
+
+
+class StorageAccessError(StorageError, PermissionError):
+    """The object store refused access: credentials missing, invalid or not allowed."""
+
+
+class StorageUnreachableError(StorageError, ConnectionError):
+    """The object store's endpoint could not be reached (wrong address, network down)."""
+
+
+class BucketNotFoundError(RunNotFoundError, StorageError):
+    """The bucket (or container) named in a URL does not exist."""
 
 
 class CorruptRunError(ReprDynamicsError, ValueError):
