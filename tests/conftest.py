@@ -135,7 +135,7 @@ def _free_port() -> int:
 
 def _need(module: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
-        message = f"{what} needs {module!r} (pip install 'reprdynamics[test]')"
+        message = f"{what} need {module!r} (pip install 'reprdynamics[test]')"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the object-storage tests: {message}.")
         pytest.skip(message)

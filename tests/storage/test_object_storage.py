@@ -452,3 +452,16 @@ def test_storage_error_ignores_what_is_not_a_store_failure():
     assert storage_error(KeyError("x")) is None
     ours = StorageAccessError("ours")
     assert storage_error(ours) is ours
+
+
+def test_a_missing_s3fs_gives_one_install_hint(monkeypatch):
+    import sys
+
+    from reprdynamics.errors import DependencyMissingError
+
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # import s3fs now raises ImportError
+    with pytest.raises(DependencyMissingError, match=r"pip install 'reprdynamics\[s3\]'") as info:
+        open_run("s3://bucket/run")
+    assert isinstance(info.value, ImportError)
+    with pytest.raises(DependencyMissingError, match=r"reprdynamics\[s3\]"):
+        rd.Recorder("s3://bucket/run", n_samples=3)

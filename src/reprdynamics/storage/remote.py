@@ -226,11 +226,10 @@ def storage_error(
                 "with 'key' and 'secret' (--storage-options on the command line)."
             )
         if code in _ACCESS_CODES:
-            reason = _reason(e, storage_options)
-            if code == "403" and reason.endswith("Forbidden"):
-                reason = "403 Forbidden"
+            # A HEAD request's 403 has no body: its code is the status, its message "Forbidden".
+            detail = "HTTP 403" if code == "403" else f"{code}: {_reason(e, storage_options)}"
             return StorageAccessError(
-                f"The object store refused access{where} ({code}: {reason}). Check the "
+                f"The object store refused access{where} ({detail}). Check the "
                 "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or storage_options "
                 "'key' / 'secret') and that they may use this bucket."
             )
