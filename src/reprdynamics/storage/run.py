@@ -225,6 +225,20 @@ def create_run(
         Replace an existing run. Without it an existing run raises
         :class:`~reprdynamics.errors.RunExistsError`, so recorded data is never lost by
         accident.
+    storage_options
+        Options for fsspec when ``path_or_url`` is a URL (a mapping, or a JSON object
+        string), e.g. ``{"key": ..., "secret": ..., "client_kwargs": {"endpoint_url":
+        ...}}`` for s3fs; without them s3fs reads the environment (``AWS_ACCESS_KEY_ID``,
+        ``AWS_ENDPOINT_URL`` ...). Kept on the returned :class:`Run`, never written into
+        the run. See ``docs/object-storage.md``.
+
+    Raises
+    ------
+    BucketNotFoundError
+        The URL's bucket does not exist.
+    StorageError
+        The object store cannot be reached (:class:`StorageUnreachableError`) or refuses
+        access (:class:`StorageAccessError`).
     """
     if not isinstance(n_samples, int | np.integer) or isinstance(n_samples, bool) or n_samples < 1:
         raise invalid_parameter("n_samples", "create_run", "an int >= 1", n_samples)
@@ -370,10 +384,17 @@ def open_run(
 ) -> Run:
     """Open an existing run for reading (``mode="r"``) or appending (``mode="r+"``).
 
+    ``storage_options`` go to fsspec for a URL (``s3://bucket/run``), as in
+    :func:`create_run`; the run keeps them (:attr:`Run.storage_options`), for
+    :meth:`Run.refresh` and to open it elsewhere.
+
     Raises
     ------
     RunNotFoundError
-        Nothing, or something that is not a ReprDynamics run, is at the location.
+        Nothing, or something that is not a ReprDynamics run, is at the location
+        (:class:`BucketNotFoundError` when the URL's bucket does not exist).
+    StorageError
+        The object store cannot be reached or refuses access.
     UnsupportedFormatVersionError
         The run was written by a newer, incompatible release.
     CorruptRunError
@@ -518,7 +539,7 @@ class Run:
 
     @property
     def storage_options(self) -> dict[str, Any] | None:
-        """The ``storage_options`` this run was opened with (a copy), or None.
+        """The ``storage_options`` this run was opened with (a shallow copy), or None.
 
         Pass them on to open the same run elsewhere, e.g. in a worker process:
         ``open_run(run.location, storage_options=run.storage_options)``. They stay in
