@@ -2,6 +2,8 @@
 
 Every command validates its arguments and reports problems as one clear line (exit code
 2 for bad usage, 1 for a failure), never a traceback, unless ``REPRDYNAMICS_DEBUG=1``.
+``info``, ``analyse`` and ``serve`` also take a run's URL (``s3://bucket/run``), with
+``--storage-options JSON`` or credentials from the environment.
 """
 
 from __future__ import annotations
@@ -33,8 +35,62 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if os.environ.get("REPRDYNAMICS_DEBUG"):
                 raise
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            # An object store failing mid-command (botocore's errors are not OSErrors).
+            from reprdynamics.storage.remote import storage_error
+
+            error = storage_error(exc)
+            if error is None or os.environ.get("REPRDYNAMICS_DEBUG"):
+                raise
+            raise click.ClickException(str(error)) from exc
 
     return wrapper
+
+
+def _parse_storage_options(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dict[str, Any] | None:
+    # The value may hold a secret: messages never repeat it.
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"is not valid JSON ({exc}); give a JSON object such as '{{\"anon\": true}}'."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter(f"must be a JSON object, not a JSON {type(parsed).__name__}.")
+    return parsed
+
+
+def _storage_options_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--storage-options",
+        "storage_options",
+        metavar="JSON",
+        default=None,
+        callback=_parse_storage_options,
+        help="fsspec storage options for a run URL, as a JSON object, e.g. "
+        '\'{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}\'. Without it s3:// '
+        "reads credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "AWS_ENDPOINT_URL and AWS_DEFAULT_REGION.",
+    )(func)
+
+
+def _is_url(target: str) -> bool:
+    from reprdynamics.storage.remote import is_url
+
+    return is_url(target)
+
+
+def _check_storage_options(target: str | None, storage_options: dict[str, Any] | None) -> None:
+    if storage_options and not (target and _is_url(target)):
+        raise click.BadParameter(
+            "is only used with a run's URL (s3://bucket/run ...); "
+            f"got {target or 'no location'!r}.",
+            param_hint="--storage-options",
+        )
 
 
 def _describe(run: Any) -> dict[str, Any]:
@@ -129,16 +185,18 @@ def main() -> None:
 @main.command()
 @click.argument("run", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_storage_options_option
 @_friendly_errors
-def info(run: str | None, as_json: bool) -> None:
-    """Describe RUN (default: the bundled sample run)."""
+def info(run: str | None, as_json: bool, storage_options: dict[str, Any] | None) -> None:
+    """Describe RUN, a directory or a URL (default: the bundled sample run)."""
     from reprdynamics.storage import open_run
 
+    _check_storage_options(run, storage_options)
     if run is None:
         from reprdynamics.sample import sample_run_path
 
         run = str(sample_run_path())
-    facts = _describe(open_run(run))
+    facts = _describe(open_run(run, storage_options=storage_options))
     if as_json:
         click.echo(json.dumps(facts, indent=2))
     else:
@@ -435,6 +493,7 @@ def _print_comparison(reports: list[dict[str, Any]], kinds: list[str]) -> None:
     default=None,
     help="Run the neighbour search in N local worker processes.",
 )
+@_storage_options_option
 @_friendly_errors
 def analyse(
     run_or_root: str | None,
@@ -446,18 +505,20 @@ def analyse(
     progress: bool | None,
     scheduler: str | None,
     workers: int | None,
+    storage_options: dict[str, Any] | None,
 ) -> None:
     """Fingerprints, RQA, phase changes and notable samples of a run or a directory of runs.
 
-    Without an argument it analyses the bundled sample run. The numbers are the same
-    wherever the neighbour search runs (--scheduler, --workers or threads here).
+    RUN_OR_ROOT is a run, a directory of runs, or a run's URL (s3://bucket/run). Without
+    an argument it analyses the bundled sample run. The numbers are the same wherever the
+    neighbour search runs (--scheduler, --workers or threads here).
     """
     from reprdynamics.analysis.executors import get_executor
 
     if scheduler is not None and workers is not None:
         raise click.UsageError("Give --scheduler ADDRESS or --workers N, not both.")
     with get_executor(scheduler if scheduler is not None else workers) as executor:
-        _analyse(run_or_root, kinds, k, layer, top, as_json, progress, executor)
+        _analyse(run_or_root, kinds, k, layer, top, as_json, progress, executor, storage_options)
 
 
 def _analyse(
@@ -469,10 +530,12 @@ def _analyse(
     as_json: bool,
     progress: bool | None,
     executor: Any,
+    storage_options: dict[str, Any] | None,
 ) -> None:
     from reprdynamics.analysis.api import list_runs
     from reprdynamics.storage import is_run, open_run
 
+    _check_storage_options(run_or_root, storage_options)
     if run_or_root is None:
         from reprdynamics.sample import sample_run_path
 
@@ -485,6 +548,11 @@ def _analyse(
         "cka",
     ]
     bar = _Progress(sys.stderr.isatty() if progress is None else progress)
+    if _is_url(run_or_root):  # a URL names one run
+        run = open_run(run_or_root, storage_options=storage_options)
+        report = _analyse_run(run, selected, k, layer, top, bar, executor)
+        click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
+        return
     if is_run(run_or_root):
         report = _analyse_run(open_run(run_or_root), selected, k, layer, top, bar, executor)
         click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
@@ -509,15 +577,30 @@ def _analyse(
     help="Address to bind; anything but loopback exposes your runs to the network.",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
+@_storage_options_option
 @_friendly_errors
-def serve(run_or_root: str | None, port: int, host: str, open_browser: bool) -> None:
-    """Serve the dashboard for a run, a directory of runs or a legacy save directory.
+def serve(
+    run_or_root: str | None,
+    port: int,
+    host: str,
+    open_browser: bool,
+    storage_options: dict[str, Any] | None,
+) -> None:
+    """Serve the dashboard for a run, a directory of runs, a legacy save directory or a
+    run's URL (s3://bucket/run).
 
     Without an argument it serves the bundled sample run.
     """
     from reprdynamics.server.app import serve as serve_app
 
-    serve_app(run_or_root, host=host, port=port, open_browser=open_browser)
+    _check_storage_options(run_or_root, storage_options)
+    serve_app(
+        run_or_root,
+        host=host,
+        port=port,
+        open_browser=open_browser,
+        storage_options=storage_options,
+    )
 
 
 @main.command("import-legacy")

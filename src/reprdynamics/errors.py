@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnalysisTaskError",
+    "BucketNotFoundError",
     "CorruptRunError",
     "DependencyMissingError",
     "InvalidParameterError",
@@ -20,6 +21,9 @@ __all__ = [
     "RunExistsError",
     "RunNotFoundError",
     "SchedulerError",
+    "StorageAccessError",
+    "StorageError",
+    "StorageUnreachableError",
     "UnknownSampleError",
     "UnsupportedFormatVersionError",
     "parse_int",
@@ -36,6 +40,25 @@ class RunNotFoundError(ReprDynamicsError, FileNotFoundError):
 
 class RunExistsError(ReprDynamicsError, FileExistsError):
     """A run already exists where a new one was to be created."""
+
+
+class StorageError(ReprDynamicsError, OSError):
+    """The store behind a URL (``s3://...``) failed: unreachable, refusing access, or missing.
+
+    Messages name the URL and the problem, never a credential.
+    """
+
+
+class StorageAccessError(StorageError, PermissionError):
+    """The object store refused access: credentials missing, invalid or not allowed."""
+
+
+class StorageUnreachableError(StorageError, ConnectionError):
+    """The object store's endpoint could not be reached (wrong address, network down)."""
+
+
+class BucketNotFoundError(RunNotFoundError, StorageError):
+    """The bucket (or container) named in a URL does not exist."""
 
 
 class CorruptRunError(ReprDynamicsError, ValueError):

@@ -2,9 +2,9 @@
 
 The behaviour every store location must share lives in :class:`RunStoreContract` (the
 pattern of zarr-python's ``StoreTests``); each ``Test*`` subclass supplies one kind of
-location through the ``location`` fixture: a local directory, a ``file://`` URL and, where
-fsspec is installed, fsspec's in-memory filesystem (``memory://``), which goes through Zarr's
-``FsspecStore`` exactly as ``s3://`` would.
+location through the ``location`` fixture: a local directory, a ``file://`` URL, fsspec's
+in-memory filesystem (``memory://``) and a real S3 server (``s3://``, moto on loopback), the
+last two through Zarr's ``FsspecStore``.
 """
 
 from __future__ import annotations
@@ -454,6 +454,32 @@ class TestMemoryURL(RunStoreContract):
     def test_storage_options_are_passed_on(self, location):
         write_snapshots(create_run(location, n_samples=N, storage_options={}), 1)
         assert open_run(location, storage_options={"skip_instance_cache": False}).n_snapshots == 1
+
+
+class TestS3URL(RunStoreContract):
+    """A real S3 server on loopback (``s3_server`` in ``tests/conftest.py``), through s3fs.
+
+    The contract's calls pass no storage options: credentials and endpoint come from the
+    environment, as they would on a cluster.
+    """
+
+    @pytest.fixture
+    def location(self, s3_server, monkeypatch):
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_REGION"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in s3_server.env.items():
+            monkeypatch.setenv(name, value)
+        return s3_server.url("run")
+
+    def test_storage_options_instead_of_the_environment(self, location, s3_server, monkeypatch):
+        for name in s3_server.env:
+            monkeypatch.delenv(name)
+        options = s3_server.storage_options
+        write_snapshots(create_run(location, n_samples=N, storage_options=options), 2)
+        run = open_run(location, storage_options=options)
+        assert run.n_snapshots == 2
+        assert run.storage_options == options
+        assert is_run(location, storage_options=options)
 
 
 # ---------------------------------------------------------------------- local files only

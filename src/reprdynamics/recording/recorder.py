@@ -102,7 +102,8 @@ class Recorder:
     Parameters
     ----------
     path
-        Where the run is created (a directory or a URL Zarr understands).
+        Where the run is created: a directory, or a URL Zarr's fsspec store layer
+        understands (``s3://bucket/run``).
     n_samples
         N, the number of samples (ids are ``0 .. N-1``).
     labels, inputs, class_names
@@ -127,6 +128,11 @@ class Recorder:
         — :meth:`flush` waits for it — so a process killed within that window loses the
         latest snapshot (never an earlier one, and never the run's readability). Off by
         default: then a snapshot is on disk when ``end_snapshot`` returns.
+    storage_options
+        Options for fsspec when ``path`` is a URL, e.g. ``{"key": ..., "secret": ...,
+        "client_kwargs": {"endpoint_url": ...}}`` for s3fs. Without them s3fs reads
+        credentials and endpoint from the environment (``AWS_ACCESS_KEY_ID``,
+        ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` ...). Never written into the run.
 
     Notes
     -----
@@ -164,6 +170,7 @@ class Recorder:
         resume: bool = False,
         check_finite: bool = True,
         background: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if kind not in KINDS:
             raise invalid_parameter("kind", "Recorder", f"one of {KINDS}", kind)
@@ -192,7 +199,7 @@ class Recorder:
         )
         self._pending: Future[Any] | None = None
         if resume:
-            self.run: Run = open_run(path, mode="r+")
+            self.run: Run = open_run(path, mode="r+", storage_options=storage_options)
             if n_samples is not None and n_samples != self.run.n_samples:
                 raise invalid_parameter(
                     "n_samples", "Recorder", f"{self.run.n_samples} (the run's N)", n_samples
@@ -210,6 +217,7 @@ class Recorder:
                 output_layer=output_layer,
                 metadata=metadata,
                 overwrite=overwrite,
+                storage_options=storage_options,
             )
         self.n_samples = self.run.n_samples
         self._output_layer = self.run.output_layer

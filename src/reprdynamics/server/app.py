@@ -1,9 +1,10 @@
 """The dashboard's ASGI app and ``serve``: ``reprdynamics serve [RUN_OR_ROOT]``.
 
 :func:`create_app` builds a Starlette app over a run, a root directory of runs, a save
-directory of the original tool (imported on the fly into a cache) or, with ``None``, the
-bundled sample run. :func:`serve` runs it with uvicorn on 127.0.0.1 unless told otherwise,
-and warns when it is exposed on another address. The HTTP API is documented in
+directory of the original tool (imported on the fly into a cache), a run's URL
+(``s3://bucket/run``, with ``storage_options``) or, with ``None``, the bundled sample
+run. :func:`serve` runs it with uvicorn on 127.0.0.1 unless told otherwise, and warns when
+it is exposed on another address. The HTTP API is documented in
 ``docs/http_api.md`` and served as OpenAPI at ``/openapi.json``.
 """
 
@@ -104,6 +105,7 @@ def create_app(
     job_grace: float = 1.0,
     allowed_hosts: Sequence[str] | None = None,
     jobs: JobRegistry | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> Starlette:
     """The dashboard app serving ``target``.
 
@@ -121,13 +123,19 @@ def create_app(
         restricts a loopback-bound server to loopback names, against DNS rebinding.
     jobs
         The job registry (a fresh one by default).
+    storage_options
+        fsspec options for a run URL (``s3://bucket/run``), e.g. credentials and
+        ``client_kwargs={"endpoint_url": ...}``; without them s3fs reads the environment.
+        Kept in memory only: no endpoint shows them.
 
     Raises
     ------
     RunNotFoundError
         ``target`` is none of the above.
+    StorageError
+        The object store behind a URL cannot be reached or refuses access.
     """
-    workspace = Workspace(target, jobs=jobs)
+    workspace = Workspace(target, jobs=jobs, storage_options=storage_options)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -173,6 +181,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
     open_browser: bool = False,
+    storage_options: dict[str, Any] | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve the dashboard for ``target`` (see :func:`create_app`) until interrupted.
@@ -187,7 +196,7 @@ def serve(
     allowed = None
     if host.strip().lower() in _LOOPBACK_NAMES:
         allowed = [*_LOOPBACK_NAMES, host.strip()]
-    app = create_app(target, allowed_hosts=allowed)
+    app = create_app(target, allowed_hosts=allowed, storage_options=storage_options)
     workspace: Workspace = app.state.workspace
     print(f"ReprDynamics dashboard serving {workspace.description}", file=sys.stderr)
     warning = binding_warning(host, port)

@@ -27,9 +27,11 @@ from reprdynamics.errors import (
     NotEnoughSnapshotsError,
     ReprDynamicsError,
     RunNotFoundError,
+    StorageError,
     UnknownSampleError,
     UnsupportedFormatVersionError,
 )
+from reprdynamics.storage.remote import storage_error
 
 __all__ = [
     "COMPACT_DTYPES",
@@ -89,6 +91,8 @@ def api_error(exc: BaseException) -> ApiError | None:
     message = str(exc)
     if isinstance(exc, RunNotFoundError):
         return ApiError(404, message, parameter="run")
+    if isinstance(exc, StorageError):  # the object store behind the run failed
+        return ApiError(502, message, parameter="run")
     if isinstance(exc, LayerNotFoundError):
         return ApiError(400, message, parameter="layer")
     if isinstance(exc, UnknownSampleError):
@@ -102,6 +106,9 @@ def api_error(exc: BaseException) -> ApiError | None:
         if message.startswith("The '"):
             parameter = message.split("'")[1]
         return ApiError(400, message, parameter=parameter)
+    storage = storage_error(exc)
+    if storage is not None:
+        return ApiError(502, str(storage), parameter="run")
     return None
 
 

@@ -32,7 +32,7 @@ from reprdynamics.analysis.dynamics import area_under_margin, prediction_entropy
 from reprdynamics.analysis.fingerprints import class_transition_matrix
 from reprdynamics.analysis.neighbours import ExactKNNIndex
 from reprdynamics.analysis.recurrence import nntf_band_sweep
-from reprdynamics.errors import ReprDynamicsError, RunNotFoundError
+from reprdynamics.errors import InvalidParameterError, ReprDynamicsError, RunNotFoundError
 from reprdynamics.server.arrays import (
     ApiError,
     Params,
@@ -50,6 +50,7 @@ from reprdynamics.server.thumbnails import (
     sprite_png,
     thumbnail_png,
 )
+from reprdynamics.storage.remote import is_url
 from reprdynamics.storage.run import Run, is_run, open_run
 
 __all__ = [
@@ -101,7 +102,8 @@ class Workspace:
     run being recorded shows its new snapshots and runs added to a root appear without a
     restart. A run name is only ever a key of that listing, never joined to a path, so it
     cannot reach outside the root; runs reached through symlinks that leave the root are
-    not listed.
+    not listed. A URL (``s3://bucket/run``) is served as one run, opened with
+    ``storage_options``.
 
     Attributes
     ----------
@@ -109,9 +111,22 @@ class Workspace:
         Background computations and the memo of their results.
     """
 
-    def __init__(self, target: str | os.PathLike[str] | None, *, jobs: JobRegistry | None = None):
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | None,
+        *,
+        jobs: JobRegistry | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ):
         self.jobs = jobs or JobRegistry()
         self._no_cache: set[str] = set()
+        # Only for the URL served; kept in memory, never shown by an endpoint.
+        self._storage_options: dict[str, Any] | None = None
+        text = None if target is None else os.fspath(target)
+        if storage_options and not (text is not None and is_url(text)):
+            raise InvalidParameterError(
+                "storage_options are only used with a run's URL (s3://..., gs://...)."
+            )
         self._single: tuple[str, str] | None = None
         self.legacy_source: str | None = None
         if target is None:
@@ -125,10 +140,10 @@ class Workspace:
             self._no_cache.add(str(path))
             self.description = f"the bundled sample run ({path})"
             return
-        text = os.fspath(target)
-        if "://" in text and not text.startswith("file://"):
-            if not is_run(text):
-                raise RunNotFoundError(f"No ReprDynamics run at {text!r}.")
+        assert text is not None
+        if is_url(text):
+            self._storage_options = dict(storage_options) if storage_options else None
+            open_run(text, storage_options=self._storage_options)  # a clear error, or a run
             self.kind = "run"
             self.root = text
             self._single = (text.rstrip("/").rsplit("/", 1)[-1] or "run", text)
@@ -204,9 +219,14 @@ class Workspace:
         """The run called ``name``, freshly opened (read-only)."""
         location = self.location(name)
         try:
-            return open_run(location, mode="r")
+            return self.open_location(location)
         except ReprDynamicsError as exc:
             raise api_error(exc) from exc  # type: ignore[misc]
+
+    def open_location(self, location: str) -> Run:
+        """A run of :meth:`runs` by its location, read-only (with the storage options)."""
+        options = self._storage_options if is_url(location) else None
+        return open_run(location, mode="r", storage_options=options)
 
     def use_cache(self, run: Run) -> bool:
         """Whether results may be cached in (and read from) the run's ``cache/``."""
@@ -649,7 +669,7 @@ def runs_impl(ws: Workspace) -> dict[str, Any]:
     listing = []
     for name, location in ws.runs().items():
         try:
-            run = open_run(location, mode="r")
+            run = ws.open_location(location)
         except ReprDynamicsError as exc:
             listing.append({"name": name, "error": str(exc)})
             continue

@@ -28,6 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,14 +40,23 @@ import zarr.errors
 from zarr.errors import ContainsArrayError, ContainsGroupError
 
 from reprdynamics.errors import (
+    BucketNotFoundError,
     CorruptRunError,
     InvalidParameterError,
     LayerNotFoundError,
+    ReprDynamicsError,
     RunExistsError,
     RunNotFoundError,
+    StorageError,
     UnknownSampleError,
     UnsupportedFormatVersionError,
     invalid_parameter,
+)
+from reprdynamics.storage.remote import (
+    check_bucket,
+    parse_storage_options,
+    storage_error,
+    zarr_storage_options,
 )
 
 __all__ = [
@@ -130,10 +140,19 @@ def _json_number(value: Any) -> Any:
     )
 
 
-def is_run(path_or_url: str | os.PathLike[str]) -> bool:
-    """Whether a ReprDynamics run exists at this location (never raises for a bad path)."""
+def is_run(
+    path_or_url: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None
+) -> bool:
+    """Whether a ReprDynamics run exists at this location (never raises for a bad path).
+
+    ``storage_options`` go to fsspec for URLs, as in :func:`open_run`. A store that cannot
+    be reached or refuses access raises :class:`~reprdynamics.errors.StorageError` rather
+    than answering False for a run that may well be there.
+    """
     location = _location(path_or_url)
+    storage_options = parse_storage_options(storage_options, "is_run")
     if not _is_url(location):
+        _opts(location, storage_options)
         meta = Path(location) / "zarr.json"
         if not meta.is_file():
             return False
@@ -143,10 +162,34 @@ def is_run(path_or_url: str | os.PathLike[str]) -> bool:
             return False
         return attrs.get("format") == FORMAT_NAME
     try:
-        group = zarr.open_group(location, mode="r")
+        with _store_errors(location, storage_options):
+            group = zarr.open_group(
+                location,
+                mode="r",
+                zarr_format=3,
+                storage_options=_opts(location, storage_options),
+            )
+    except BucketNotFoundError:
+        return False
+    except StorageError:
+        raise
     except Exception:
         return False
     return group.attrs.get("format") == FORMAT_NAME
+
+
+@contextmanager
+def _store_errors(location: str, storage_options: Mapping[str, Any] | None) -> Iterator[None]:
+    """Failures of the store behind a URL as :class:`StorageError` (paths: unchanged)."""
+    try:
+        yield
+    except ReprDynamicsError:
+        raise
+    except Exception as exc:
+        error = storage_error(exc, location, storage_options) if _is_url(location) else None
+        if error is None:
+            raise
+        raise error from exc
 
 
 def create_run(
@@ -182,6 +225,20 @@ def create_run(
         Replace an existing run. Without it an existing run raises
         :class:`~reprdynamics.errors.RunExistsError`, so recorded data is never lost by
         accident.
+    storage_options
+        Options for fsspec when ``path_or_url`` is a URL (a mapping, or a JSON object
+        string), e.g. ``{"key": ..., "secret": ..., "client_kwargs": {"endpoint_url":
+        ...}}`` for s3fs; without them s3fs reads the environment (``AWS_ACCESS_KEY_ID``,
+        ``AWS_ENDPOINT_URL`` ...). Kept on the returned :class:`Run`, never written into
+        the run. See ``docs/object-storage.md``.
+
+    Raises
+    ------
+    BucketNotFoundError
+        The URL's bucket does not exist.
+    StorageError
+        The object store cannot be reached (:class:`StorageUnreachableError`) or refuses
+        access (:class:`StorageAccessError`).
     """
     if not isinstance(n_samples, int | np.integer) or isinstance(n_samples, bool) or n_samples < 1:
         raise invalid_parameter("n_samples", "create_run", "an int >= 1", n_samples)
@@ -189,7 +246,18 @@ def create_run(
     if kind not in KINDS:
         raise invalid_parameter("kind", "create_run", f"one of {KINDS}", kind)
     location = _location(path_or_url)
-    if not _is_url(location):
+    storage_options = parse_storage_options(storage_options, "create_run")
+    store_options = _opts(location, storage_options)
+    if _is_url(location):
+        with _store_errors(location, storage_options):
+            check_bucket(location, storage_options)
+            if overwrite and _remote_occupied(location, store_options):
+                if not is_run(location, storage_options=storage_options):
+                    raise RunExistsError(
+                        f"{location!r} holds data that is no ReprDynamics run; refusing to "
+                        "write a run there (nothing was deleted). Choose another location."
+                    )
+    else:
         target = Path(location)
         occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
         if occupied and not is_run(target):
@@ -237,15 +305,15 @@ def create_run(
         class_names = [str(c) for c in range(int(label_array.max()) + 1)]
 
     try:
-        group = zarr.open_group(
-            location,
-            mode="w" if overwrite else "w-",
-            storage_options=_opts(location, storage_options),
-        )
+        with _store_errors(location, storage_options):
+            group = zarr.open_group(
+                location, mode="w" if overwrite else "w-", storage_options=store_options
+            )
     except (FileExistsError, ContainsGroupError, ContainsArrayError) as exc:
         # Remote stores are not checked above; zarr's "w-" refuses to write over data.
+        found = is_run(location, storage_options=storage_options)
         raise RunExistsError(
-            f"{'A ReprDynamics run' if is_run(location) else 'Zarr data'} already exists at "
+            f"{'A ReprDynamics run' if found else 'Data'} already exists at "
             f"{location!r}. Pass overwrite=True to replace it, or choose another location."
         ) from exc
     attrs = {
@@ -287,13 +355,25 @@ def create_run(
         arr[:] = input_array
     # Attributes last: a group without them is not yet a run.
     group.attrs.update(attrs)
-    return Run(group, location, writable=True)
+    return Run(group, location, writable=True, storage_options=storage_options)
 
 
 def _opts(location: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if storage_options and not _is_url(location):
-        raise InvalidParameterError("storage_options are only used with URLs (s3://..., gs://...).")
-    return dict(storage_options) if storage_options else None
+    """The storage options handed to Zarr (the user's, plus fail-fast defaults for s3)."""
+    if not _is_url(location):
+        if storage_options:
+            raise InvalidParameterError(
+                "storage_options are only used with URLs (s3://..., gs://...)."
+            )
+        return None
+    return zarr_storage_options(location, storage_options) or None
+
+
+def _remote_occupied(location: str, store_options: Mapping[str, Any] | None) -> bool:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(location, **(store_options or {}))
+    return bool(fs.exists(path))
 
 
 def open_run(
@@ -304,10 +384,17 @@ def open_run(
 ) -> Run:
     """Open an existing run for reading (``mode="r"``) or appending (``mode="r+"``).
 
+    ``storage_options`` go to fsspec for a URL (``s3://bucket/run``), as in
+    :func:`create_run`; the run keeps them (:attr:`Run.storage_options`), for
+    :meth:`Run.refresh` and to open it elsewhere.
+
     Raises
     ------
     RunNotFoundError
-        Nothing, or something that is not a ReprDynamics run, is at the location.
+        Nothing, or something that is not a ReprDynamics run, is at the location
+        (:class:`BucketNotFoundError` when the URL's bucket does not exist).
+    StorageError
+        The object store cannot be reached or refuses access.
     UnsupportedFormatVersionError
         The run was written by a newer, incompatible release.
     CorruptRunError
@@ -316,6 +403,8 @@ def open_run(
     if mode not in ("r", "r+"):
         raise invalid_parameter("mode", "open_run", "'r' or 'r+'", mode)
     location = _location(path_or_url)
+    storage_options = parse_storage_options(storage_options, "open_run")
+    store_options = _opts(location, storage_options)
     if not _is_url(location) and not (Path(location) / "zarr.json").is_file():
         hint = ""
         if (Path(location) / "snapshots.json").is_file():
@@ -324,16 +413,21 @@ def open_run(
                 "`reprdynamics import-legacy OLD_DIR NEW_RUN`."
             )
         raise RunNotFoundError(f"No ReprDynamics run at {location!r}.{hint}")
-    try:
-        group = zarr.open_group(
-            location, mode=mode, storage_options=_opts(location, storage_options)
-        )
-    except FileNotFoundError as exc:
-        raise RunNotFoundError(f"No ReprDynamics run at {location!r}.") from exc
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise CorruptRunError(f"The run at {location!r} cannot be read: {exc}") from exc
-    run = Run(group, location, writable=mode == "r+")
-    run._check()
+    remote = {"zarr_format": 3} if _is_url(location) else {}
+    with _store_errors(location, storage_options):
+        try:
+            group = zarr.open_group(location, mode=mode, storage_options=store_options, **remote)
+        except FileNotFoundError as exc:
+            if remote:
+                check_bucket(location, storage_options)
+                raise RunNotFoundError(
+                    f"No ReprDynamics run at {location!r}: nothing is stored there."
+                ) from exc
+            raise RunNotFoundError(f"No ReprDynamics run at {location!r}.") from exc
+        except (ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise CorruptRunError(f"The run at {location!r} cannot be read: {exc}") from exc
+        run = Run(group, location, writable=mode == "r+", storage_options=storage_options)
+        run._check()
     return run
 
 
@@ -345,10 +439,19 @@ class Run:
     one layer, :meth:`iter_snapshots` streams them.
     """
 
-    def __init__(self, group: zarr.Group, location: str, *, writable: bool) -> None:
+    def __init__(
+        self,
+        group: zarr.Group,
+        location: str,
+        *,
+        writable: bool,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._group = group
         self.location = location
         self.writable = writable
+        # Kept on this object only (credentials may be among them): never in the run.
+        self._storage_options = dict(storage_options) if storage_options is not None else None
         self._attrs: dict[str, Any] = dict(group.attrs.asdict())
         # Opening a Zarr array reads its metadata from the store; keep the handles.
         self._handles: dict[str, zarr.Array] = {}
@@ -419,12 +522,30 @@ class Run:
 
     def refresh(self) -> Run:
         """Re-read metadata so snapshots appended by another process become visible."""
-        self._group = zarr.open_group(self._group.store_path, mode="r+" if self.writable else "r")
-        self._attrs = dict(self._group.attrs.asdict())
-        self._handles.clear()
-        self._layer_names = None
-        self._check()
+        mode = "r+" if self.writable else "r"
+        location, options = self.location, self._storage_options
+        with _store_errors(location, options):
+            if _is_url(location):
+                self._group = zarr.open_group(
+                    location, mode=mode, zarr_format=3, storage_options=_opts(location, options)
+                )
+            else:
+                self._group = zarr.open_group(self._group.store_path, mode=mode)
+            self._attrs = dict(self._group.attrs.asdict())
+            self._handles.clear()
+            self._layer_names = None
+            self._check()
         return self
+
+    @property
+    def storage_options(self) -> dict[str, Any] | None:
+        """The ``storage_options`` this run was opened with (a shallow copy), or None.
+
+        Pass them on to open the same run elsewhere, e.g. in a worker process:
+        ``open_run(run.location, storage_options=run.storage_options)``. They stay in
+        memory: nothing of them is written into the run.
+        """
+        return dict(self._storage_options) if self._storage_options is not None else None
 
     @property
     def attrs(self) -> Mapping[str, Any]:
