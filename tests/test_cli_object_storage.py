@@ -104,7 +104,13 @@ def test_info_and_analyse_of_a_url_equal_those_of_a_local_copy(s3_server, s3_run
     assert local_report.pop("run") == str(local)
     assert remote_report == local_report
     assert set(remote_report["fingerprints"]) >= {"neighbour-transition", "class-transition"}
-    for output in (remote_info, remote):
+    # Two local worker processes that open the run from the bucket themselves.
+    workers = cli("analyse", s3_run, *args, "--workers", "2", env=env)
+    assert workers.returncode == 0, workers.stderr
+    workers_report = json.loads(workers.stdout)
+    assert workers_report.pop("run") == s3_run
+    assert workers_report == local_report
+    for output in (remote_info, remote, workers):
         assert s3_server.secret not in output.stdout + output.stderr
     assert "Traceback" not in remote.stderr
 
