@@ -417,7 +417,7 @@ def test_kdtree_cosine_and_continuous_data_match_exact():
 def test_auto_measures_the_tree_and_picks_the_faster_exact_backend():
     rng = np.random.default_rng(5)
     # Uniform 3-D points: the k-d tree is far cheaper than any brute force.
-    low = rng.uniform(size=(20_000, 3))
+    low = rng.uniform(size=(30_000, 2))
     index = AutoKNNIndex().build(low)
     d2, idx = index.query(low, 6)
     assert index.chosen_.name == "kdtree" and index.name == "kdtree"

@@ -623,10 +623,8 @@ class KDTreeKNNIndex(KNNIndex):
         )
         dist = np.asarray(dist, dtype=np.float64).reshape(m, k_search)
         cand = np.asarray(cand, dtype=np.int64).reshape(m, k_search)
-        rows = np.repeat(np.arange(m), k_search)
-        cols = cand.ravel()
-        d2 = _pair_sq_distances(q, self.data_, rows, cols)
-        out_d, out_i = _select_by_distance_then_id(d2, rows, cols, k, m)
+        d2 = _candidate_sq_distances(q, self.data_, cand, self._threads())
+        out_d, out_i = _select_candidates(d2, cand, k)
         if k_search < n:
             # Squared distances; the tree's own distance is exact to float64 rounding.
             last = dist[:, -1] ** 2
