@@ -27,7 +27,7 @@ from reprdynamics.analysis.fingerprints import (
     class_transition_fingerprint_from_matrices,
     class_transition_matrix,
     neighbour_state_fingerprint,
-    neighbour_transition_fingerprint,
+    neighbour_transition_fingerprint_from_counts,
     prediction_disagreement,
 )
 from reprdynamics.analysis.phases import PhaseChanges, phase_changes
@@ -454,9 +454,14 @@ def fingerprint(
         if "recall" in stack.params:
             arrays["recall"] = np.asarray(stack.params["recall"])
         if name == "neighbour-transition":
-            overlaps = stack.overlaps()
-            arrays["matrix"] = neighbour_transition_fingerprint(overlaps)
-            arrays["overlaps"] = overlaps.astype(np.float32)
+            # Integer counts (one byte per sample and transition), not float64 overlaps:
+            # the memory that grows with T stays small. Same numbers, bit for bit.
+            counts = stack.overlap_counts()
+            arrays["matrix"] = neighbour_transition_fingerprint_from_counts(counts, k)
+            overlaps32 = np.empty(counts.shape, dtype=np.float32)
+            for t in range(counts.shape[0]):
+                overlaps32[t] = counts[t].astype(np.float64) / k
+            arrays["overlaps"] = overlaps32
         else:
             arrays["matrix"] = neighbour_state_fingerprint(lazy_rows(stack))
     elif name == "class-transition":
@@ -688,7 +693,7 @@ def sample_dynamics(
     labels = run.labels
     kind = run.kind
     acc = DynamicsAccumulator(labels[ids] if labels is not None else None, kind=kind)
-    overlaps = None
+    overlaps: Iterator[np.ndarray] | None = None
     if neighbour_k is not None and ids.size > 1 and snaps.size > 1:
         k = _parse_k(neighbour_k, ids.size, owner)
         stack = neighbours(
@@ -702,10 +707,11 @@ def sample_dynamics(
             progress=progress,
             scheduler=scheduler,
         )
-        overlaps = stack.overlaps()
+        overlaps = stack.iter_overlaps()  # streamed: one transition at a time
     for pos, t in enumerate(snaps):
         values = None if kind == "features" else run.read(run.output_layer, int(t), subset)
-        acc.update(values, overlap=None if overlaps is None or pos == 0 else overlaps[pos - 1])
+        overlap = None if overlaps is None or pos == 0 else next(overlaps)
+        acc.update(values, overlap=overlap)
         _report(progress, pos + 1, snaps.size, "per-sample dynamics")
     extras = {}
     for name in ("label_flipped", "clean_labels"):

@@ -227,6 +227,42 @@ def neighbour_overlap(nk_a: Any, nk_b: Any) -> np.ndarray:
     return _counts_from_sorted(a, b) / a.shape[1]
 
 
+def neighbour_overlap_counts(nk_a: Any, nk_b: Any) -> np.ndarray:
+    """``|N_a(i) ∩ N_b(i)|`` per sample, as integers (``k`` times :func:`neighbour_overlap`).
+
+    Examples
+    --------
+    >>> neighbour_overlap_counts([[1, 2, 3], [0, 2, 3]], [[3, 1, 4], [5, 6, 7]]).tolist()
+    [2, 0]
+    """
+    a = _as_neighbour_lists(nk_a, "nk_a", "neighbour_overlap_counts")
+    b = _as_neighbour_lists(nk_b, "nk_b", "neighbour_overlap_counts")
+    _check_same_rows(a, b, "neighbour_overlap_counts", same_k=True)
+    return _counts_from_sorted(a, b)
+
+
+def neighbour_transition_fingerprint_from_counts(
+    counts: np.ndarray, k: int, *, max_block_bytes: int = _STATE_BLOCK_BYTES
+) -> np.ndarray:
+    """:func:`neighbour_transition_fingerprint` of ``overlaps = counts / k``, in bounded memory.
+
+    ``counts`` (T-1, n) are the integer overlaps (uint8 for k < 256: one byte per sample and
+    transition instead of eight). Rows are turned into float64 overlaps a block at a time,
+    so the result is bit-identical to the float64 function while it holds at most
+    ``max_block_bytes`` of them.
+    """
+    m, n = counts.shape
+    out = np.zeros((m, m), dtype=np.float64)
+    block = max(1, int(max_block_bytes) // (8 * max(n, 1)))
+    for a in range(m - 1):
+        va = counts[a].astype(np.float64) / k
+        for b0 in range(a + 1, m, block):
+            b1 = min(m, b0 + block)
+            diff = counts[b0:b1].astype(np.float64) / k - va
+            out[a, b0:b1] = np.sqrt(np.einsum("ij,ij->i", diff, diff) / n)
+    return np.maximum(out, out.T)
+
+
 def neighbour_jaccard(nk_a: Any, nk_b: Any) -> np.ndarray:
     """Per-sample Jaccard index ``J(i) = |A(i) ∩ B(i)| / |A(i) ∪ B(i)|``.
 

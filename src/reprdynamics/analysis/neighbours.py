@@ -886,8 +886,8 @@ class FaissIVFIndex(KNNIndex):
     Parameters
     ----------
     nlist : int, optional
-        Number of cells; default ``4 sqrt(n)`` (at least 1, at most n / 39 so that k-means
-        has 39 points per centroid, as faiss asks).
+        Number of cells; default ``4 sqrt(n)``, at most (training rows) / 39 so that
+        k-means has 39 points per centroid, as faiss asks.
     nprobe : int, default 16
         Cells scanned per query.
     train_size : int, default 100,000
@@ -932,12 +932,13 @@ class FaissIVFIndex(KNNIndex):
         nlist = self.nlist if self.nlist is not None else int(4 * np.sqrt(n))
         if isinstance(nlist, bool) or not isinstance(nlist, int | np.integer) or nlist < 1:
             raise invalid_parameter("nlist", owner, "an int >= 1", self.nlist)
-        nlist = int(max(1, min(nlist, n // 39 if n >= 39 else 1)))
+        trained = min(n, int(self.train_size))
+        nlist = int(max(1, min(nlist, trained // 39)))  # faiss wants 39 points per centroid
         centred = np.ascontiguousarray(data - self.mean_, dtype=np.float32)
         quantizer = faiss.IndexFlatL2(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist)
         rng = np.random.default_rng(self.seed)
-        sample = centred[np.sort(rng.choice(n, size=min(n, int(self.train_size)), replace=False))]
+        sample = centred[np.sort(rng.choice(n, size=trained, replace=False))]
         index.cp.seed = int(self.seed)
         index.train(sample)
         index.add(centred)

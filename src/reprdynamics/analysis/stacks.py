@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.analysis.executors import Executor
-from reprdynamics.analysis.fingerprints import neighbour_overlap
+from reprdynamics.analysis.fingerprints import neighbour_overlap, neighbour_overlap_counts
 from reprdynamics.analysis.neighbours import KNNIndex, k_nearest_neighbours
 from reprdynamics.storage.run import Run, open_run
 
@@ -74,17 +74,37 @@ class NeighbourStack:
         for pos in range(len(self)):
             yield self.snapshot_indices(pos)
 
-    def overlaps(self) -> np.ndarray:
-        """``o_t(i)`` for every consecutive pair of snapshots, shape (T-1, n).
+    def overlap_counts(self) -> np.ndarray:
+        """``|N_k(i,t) ∩ N_k(i,t+1)|`` for consecutive snapshots, shape (T-1, n), integers.
 
-        Streams the stack: two snapshots' neighbour lists in memory at a time.
+        uint8 for k < 256 (one byte per sample and transition). Streams the stack: two
+        snapshots' neighbour lists in memory at a time.
         """
-        out = np.zeros((max(len(self) - 1, 0), self.ids.size))
+        k = int(self.params.get("k", 0)) or (
+            int(self.snapshot_indices(0).shape[1]) if len(self) else 0
+        )
+        dtype = np.uint8 if k < 256 else np.uint16 if k < 65536 else np.int64
+        out = np.zeros((max(len(self) - 1, 0), self.ids.size), dtype=dtype)
         previous = None
         for pos, current in enumerate(self.iter_indices()):
             if previous is not None:
-                out[pos - 1] = neighbour_overlap(previous, current)
+                out[pos - 1] = neighbour_overlap_counts(previous, current)
             previous = current
+        return out
+
+    def iter_overlaps(self) -> Iterator[np.ndarray]:
+        """``o_t(i)`` (float64, shape (n,)) for t = 0..T-2, one transition at a time."""
+        previous = None
+        for current in self.iter_indices():
+            if previous is not None:
+                yield neighbour_overlap(previous, current)
+            previous = current
+
+    def overlaps(self) -> np.ndarray:
+        """``o_t(i)`` for every consecutive pair of snapshots, shape (T-1, n), float64."""
+        out = np.zeros((max(len(self) - 1, 0), self.ids.size))
+        for t, row in enumerate(self.iter_overlaps()):
+            out[t] = row
         return out
 
 
