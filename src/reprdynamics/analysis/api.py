@@ -476,7 +476,12 @@ def fingerprint(
         arrays["matrix"] = class_transition_fingerprint_from_matrices(deltas)
         arrays["deltas"] = deltas
     elif name == "disagreement":
-        preds = np.stack([run.predictions(int(t), subset) for t in snaps])
+        # The smallest integer type that holds the classes: the only O(T n) array here.
+        n_rows = run.n_samples if subset is None else subset.size
+        dtype = np.int16 if _n_classes_or_none(run) < 2**15 else np.int64
+        preds = np.empty((snaps.size, n_rows), dtype=dtype)
+        for pos, t in enumerate(snaps):
+            preds[pos] = run.predictions(int(t), subset)
         arrays["matrix"] = prediction_disagreement(preds)
     else:  # cka
         lazy = _LazySnapshots(run, layer_used, snaps, subset, progress)
@@ -523,6 +528,13 @@ def _fingerprint_from(
         params=dict(params),
         overlaps=arrays.get("overlaps"),
     )
+
+
+def _n_classes_or_none(run: Run) -> int:
+    """An upper bound on the class ids predictions can hold (output units), or 2**31."""
+    if run.kind in ("logits", "probabilities"):
+        return int(run.layer_dim(run.output_layer))
+    return 2**31
 
 
 def _n_classes(run: Run) -> int:

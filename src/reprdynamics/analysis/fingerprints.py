@@ -59,7 +59,7 @@ def _as_int_array(x: Any, name: str, owner: str, ndim: int, what: str) -> np.nda
 
 
 #: Memory for the keys of the snapshots the neighbour-state fingerprint compares at once.
-_STATE_BLOCK_BYTES = 32 * 2**20
+_STATE_BLOCK_BYTES = 16 * 2**20
 
 
 def _as_neighbour_lists(x: Any, name: str, owner: str) -> np.ndarray:
@@ -242,7 +242,7 @@ def neighbour_overlap_counts(nk_a: Any, nk_b: Any) -> np.ndarray:
 
 
 def neighbour_transition_fingerprint_from_counts(
-    counts: np.ndarray, k: int, *, max_block_bytes: int = _STATE_BLOCK_BYTES
+    counts: np.ndarray, k: int, *, max_block_bytes: int = 4 * 2**20
 ) -> np.ndarray:
     """:func:`neighbour_transition_fingerprint` of ``overlaps = counts / k``, in bounded memory.
 
@@ -258,7 +258,9 @@ def neighbour_transition_fingerprint_from_counts(
         va = counts[a].astype(np.float64) / k
         for b0 in range(a + 1, m, block):
             b1 = min(m, b0 + block)
-            diff = counts[b0:b1].astype(np.float64) / k - va
+            diff = counts[b0:b1].astype(np.float64)
+            diff /= k
+            diff -= va
             out[a, b0:b1] = np.sqrt(np.einsum("ij,ij->i", diff, diff) / n)
     return np.maximum(out, out.T)
 
@@ -393,7 +395,7 @@ def neighbour_state_fingerprint(
         ``N_k(i, t)``. A sequence may be lazy (anything with ``len`` and integer
         indexing, such as a Zarr array), and is read a snapshot at a time. k may differ
         between snapshots.
-    max_block_bytes : int, default 32 MiB
+    max_block_bytes : int, default 16 MiB
         Memory for the keys of the snapshots compared at once.
 
     Returns
@@ -420,21 +422,29 @@ def neighbour_state_fingerprint(
     block = max(1, int(max_block_bytes) // (8 * n * widest))
     for a0 in range(0, max(n_snap - 1, 0), block):
         a1 = min(a0 + block, n_snap)
-        held = {a: first if a == 0 else seq.load(a) for a in range(a0, a1)}
-        for a, rows in held.items():
+        keys: dict[int, np.ndarray] = {}
+        widths: dict[int, int] = {}
+        for a in range(a0, a1):
+            rows = first if a == 0 else seq.load(a)
             if rows.size and int(rows.max()) >= width:
                 raise invalid_parameter(
                     f"neighbours[{a}]", owner, "neighbour ids below 2**32", int(rows.max())
                 )
-            widest = max(widest, rows.shape[1])
-        keys = {a: _row_keys(rows, width) for a, rows in held.items()}
+            keys[a], widths[a] = _row_keys(rows, width), rows.shape[1]
+            del rows
+        first = None  # only the keys are held
         for b in range(a0 + 1, n_snap):
-            rows_b = held[b] if b in held else seq.load(b)
-            keys_b = keys[b] if b in keys else _row_keys(rows_b, width)
+            if b in keys:
+                keys_b, width_b = keys[b], widths[b]
+            else:
+                rows_b = seq.load(b)
+                keys_b, width_b = _row_keys(rows_b, width), rows_b.shape[1]
+                del rows_b
             for a in range(a0, min(a1, b)):
                 common = _intersection_counts(keys[a], keys_b, n)
-                jac = common / (held[a].shape[1] + rows_b.shape[1] - common)
+                jac = common / (widths[a] + width_b - common)
                 out[a, b] = 1.0 - jac.mean()
+            del keys_b
     out = np.clip(out, 0.0, 1.0)
     return np.maximum(out, out.T)
 

@@ -148,6 +148,7 @@ class NeighbourTask:
     tiled: bool
     entry: str | None
     n_threads: int | None
+    state: str = ""
 
     def describe(self) -> str:
         rows = f", query rows {self.lo}-{self.hi - 1}" if self.tiled else ""
@@ -158,7 +159,8 @@ class NeighbourTask:
 
 
 # Runs opened by tasks, per process: a worker answering many snapshots opens the run once.
-_OPEN: OrderedDict[tuple[str, str, bool], Run] = OrderedDict()
+# Keyed by the run's state too: a run rewritten at the same location is opened afresh.
+_OPEN: OrderedDict[tuple[str, str, bool, str], Run] = OrderedDict()
 _OPEN_GUARD = threading.Lock()
 
 
@@ -168,7 +170,7 @@ def _options_token(options: Mapping[str, Any] | None) -> str:
 
 def share_open_run(run: Run, storage_options: Mapping[str, Any] | None = None) -> None:
     """Let tasks in this process use an already open run instead of opening it again."""
-    key = (run.location, _options_token(storage_options), run.writable)
+    key = (run.location, _options_token(storage_options), run.writable, run.state_token())
     with _OPEN_GUARD:
         _OPEN[key] = run
         while len(_OPEN) > 8:
@@ -177,14 +179,17 @@ def share_open_run(run: Run, storage_options: Mapping[str, Any] | None = None) -
 
 def _task_run(task: NeighbourTask) -> Run:
     writable = task.entry is not None
-    key = (task.location, _options_token(task.storage_options), writable)
+    key = (task.location, _options_token(task.storage_options), writable, task.state)
     with _OPEN_GUARD:
         run = _OPEN.get(key)
-    if run is None or run.n_snapshots <= task.snapshot:
+    if run is None:
         run = open_run(
             task.location, mode="r+" if writable else "r", storage_options=task.storage_options
         )
-        share_open_run(run, task.storage_options)
+        with _OPEN_GUARD:
+            _OPEN[key] = run
+            while len(_OPEN) > 8:
+                _OPEN.popitem(last=False)
     return run
 
 
@@ -289,6 +294,7 @@ def compute_neighbour_stack(
             tiled=len(tiles) > 1,
             entry=entry,
             n_threads=1 if parallel or not executor.in_process else None,
+            state=source.state_token(),
         )
         for pos, t in enumerate(snaps)
         for lo, hi in tiles
