@@ -750,11 +750,10 @@ class AutoKNNIndex(KNNIndex):
     times slower than the flat search on those is not probed further) with the real k and
     thread count, and that time is scaled to all ``m`` queries (build included). The tree
     is used when it is predicted at least 10% faster. Problems too small for the probe to
-    pay off (fewer than
-    ``min_probe_samples`` rows) and data of more than ``max_tree_features`` dimensions
-    (where k-d trees degrade to brute force) go to the flat search without a probe. Every
-    candidate is exact with the same tie rule, so the choice
-    never changes the answer, only the time.
+    pay off (fewer than ``min_probe_samples`` rows) and data of more than
+    ``max_tree_features`` dimensions (where k-d trees degrade to brute force) go to the
+    flat search without a probe. Every candidate is exact with the same tie rule, so the
+    choice never changes the answer, only the time.
 
     After :meth:`query`, ``chosen_`` is the backend used and ``estimates_`` the predicted
     seconds per backend name (empty when nothing was probed).
