@@ -946,8 +946,8 @@ class Run:
         )
         return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
 
-    def cache_get(self, name: str, params: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
-        """Arrays cached for exactly these parameters and this run state, else None."""
+    def _cache_entry(self, name: str, params: Mapping[str, Any]) -> zarr.Group | None:
+        """The complete cache group for exactly these parameters and this run state."""
         key = self.cache_key(name, params)
         try:
             group = self._group["cache"][key]
@@ -957,6 +957,13 @@ class Run:
         if attrs.get("state") != self.state_token() or attrs.get("complete_write") is not True:
             return None
         if attrs.get("params") != json.loads(json.dumps(params, sort_keys=True, default=str)):
+            return None
+        return group
+
+    def cache_get(self, name: str, params: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """Arrays cached for exactly these parameters and this run state, else None."""
+        group = self._cache_entry(name, params)
+        if group is None:
             return None
         return {k: np.asarray(group[k][...]) for k in group.array_keys()}
 
@@ -1004,15 +1011,8 @@ class Run:
 
         Streaming consumers read one chunk (one snapshot) at a time from them.
         """
-        key = self.cache_key(name, params)
-        try:
-            group = self._group["cache"][key]
-        except KeyError:
-            return None
-        attrs = group.attrs.asdict()
-        if attrs.get("state") != self.state_token() or attrs.get("complete_write") is not True:
-            return None
-        if attrs.get("params") != json.loads(json.dumps(params, sort_keys=True, default=str)):
+        group = self._cache_entry(name, params)
+        if group is None:
             return None
         return {k: group[k] for k in group.array_keys()}
 
