@@ -688,31 +688,14 @@ class FaissHNSWIndex(KNNIndex):
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q, k = self._prepare_query(queries, k)
-        n, m = self.data_.shape[0], q.shape[0]
+        n = self.data_.shape[0]
         k_search = min(n, k + int(self.extra_candidates))
         self.index_.hnsw.efSearch = int(max(self.ef_search, 2 * k_search))
         qc = np.ascontiguousarray(q - self.mean_, dtype=np.float32)
         with _single_threaded_blas():
             _, cand = self.index_.search(qc, k_search)
-        rows = np.repeat(np.arange(m), k_search)
-        cols = cand.astype(np.int64).ravel()
-        valid = cols >= 0
-        rows, cols = rows[valid], cols[valid]
-        counts = np.bincount(rows, minlength=m)
-        full = counts >= k
-        out_d = np.empty((m, k), dtype=np.float64)
-        out_i = np.empty((m, k), dtype=np.int64)
-        if full.any():
-            keep = full[rows]
-            d2 = _pair_sq_distances(q, self.data_, rows[keep], cols[keep])
-            sel_d, sel_i = _select_by_distance_then_id(d2, rows[keep], cols[keep], k, m)
-            out_d[full], out_i[full] = sel_d[full], sel_i[full]
-        short = np.flatnonzero(~full)
-        if short.size:  # the graph returned fewer than k: answer those rows exactly
-            if self._fallback is None:
-                self._fallback = ExactKNNIndex().build(self.data_)
-            out_d[short], out_i[short] = self._fallback._query(q[short], k)
-        return out_d, out_i
+        # Rows where the graph returned fewer than k are answered exactly.
+        return _rerank_candidates(self, q, cand.astype(np.int64, copy=False), k)
 
 
 #: Cost of faiss's flat search per (query, data row) pair on one thread, in nanoseconds:

@@ -995,16 +995,20 @@ class Run:
                 v = np.asarray(v)
                 arr = group.create_array(k, shape=v.shape, dtype=v.dtype)
                 arr[...] = v
-            group.attrs.update(
-                {
-                    "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
-                    "state": self.state_token(),
-                    "complete_write": True,
-                }
-            )
+            self._mark_complete(group, params)
         except (OSError, zarr.errors.BaseZarrError, KeyError):
             return False
         return True
+
+    def _mark_complete(self, group: zarr.Group, params: Mapping[str, Any]) -> None:
+        """The commit point of a cache entry: its parameters and run state, written last."""
+        group.attrs.update(
+            {
+                "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
+                "state": self.state_token(),
+                "complete_write": True,
+            }
+        )
 
     def cache_arrays(self, name: str, params: Mapping[str, Any]) -> dict[str, zarr.Array] | None:
         """Like :meth:`cache_get`, but the arrays stay on disk: Zarr arrays read on demand.
@@ -1065,13 +1069,7 @@ class Run:
             return False
         key = self.cache_key(name, params)
         try:
-            self._group["cache"][key].attrs.update(
-                {
-                    "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
-                    "state": self.state_token(),
-                    "complete_write": True,
-                }
-            )
+            self._mark_complete(self._group["cache"][key], params)
         except (OSError, zarr.errors.BaseZarrError, KeyError):
             return False
         return True
