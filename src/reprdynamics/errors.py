@@ -101,7 +101,14 @@ class DependencyMissingError(ReprDynamicsError, ImportError):
 
 
 class AnalysisTaskError(ReprDynamicsError, RuntimeError):
-    """An analysis task failed on a worker (the message names the snapshot); nothing cached."""
+    """An analysis task failed on a worker (the message names the snapshot); nothing cached.
+
+    ``task`` describes the task that failed ("snapshot 3 of layer 'logits'"), when known.
+    """
+
+    def __init__(self, message: str, *, task: str | None = None) -> None:
+        super().__init__(message)
+        self.task = task
 
 
 class SchedulerError(ReprDynamicsError, ConnectionError):

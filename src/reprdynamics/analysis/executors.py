@@ -79,7 +79,33 @@ def _failed(task: Any, exc: BaseException) -> AnalysisTaskError:
     what = task.describe() if hasattr(task, "describe") else repr(task)
     if isinstance(exc, AnalysisTaskError):
         return exc
-    return AnalysisTaskError(f"The analysis task for {what} failed: {type(exc).__name__}: {exc}")
+    return AnalysisTaskError(
+        f"The analysis task for {what} failed: {type(exc).__name__}: {exc}", task=what
+    )
+
+
+def _results_as_completed(
+    pool: Any, fn: Callable[[Any], Any], tasks: Sequence[Any]
+) -> Iterator[tuple[int, Any]]:
+    """Submit every task to a ``concurrent.futures`` pool; yield results as they finish.
+
+    A failure raises :class:`AnalysisTaskError` naming the task (the original exception is
+    its cause); tasks not started yet are cancelled when the caller stops early.
+    """
+    from concurrent.futures import as_completed
+
+    futures = {pool.submit(fn, task): pos for pos, task in enumerate(tasks)}
+    try:
+        for future in as_completed(futures):
+            pos = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:
+                raise _failed(tasks[pos], exc) from exc
+            yield pos, result
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def _limit_threads_in_worker() -> None:
@@ -112,23 +138,12 @@ class ThreadExecutor(Executor):
                     raise _failed(task, exc) from exc
                 yield pos, result
             return
-        from concurrent.futures import ThreadPoolExecutor, as_completed
+        from concurrent.futures import ThreadPoolExecutor
 
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1), ThreadPoolExecutor(max_workers=self.n_workers) as pool:
-            futures = {pool.submit(fn, task): pos for pos, task in enumerate(tasks)}
-            try:
-                for future in as_completed(futures):
-                    pos = futures[future]
-                    try:
-                        result = future.result()
-                    except Exception as exc:
-                        raise _failed(tasks[pos], exc) from exc
-                    yield pos, result
-            finally:
-                for future in futures:
-                    future.cancel()
+            yield from _results_as_completed(pool, fn, tasks)
 
 
 class ProcessExecutor(Executor):
@@ -157,29 +172,19 @@ class ProcessExecutor(Executor):
         return self._pool
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        pool = self._get_pool()
-        futures = {pool.submit(fn, task): pos for pos, task in enumerate(tasks)}
         try:
-            for future in as_completed(futures):
-                pos = futures[future]
-                try:
-                    result = future.result()
-                except BrokenProcessPool as exc:
-                    self._pool = None
-                    raise AnalysisTaskError(
-                        f"A worker process died while running the analysis task for "
-                        f"{tasks[pos].describe()} (killed, or out of memory). Nothing was "
-                        "cached; run it again, with fewer workers if memory is short."
-                    ) from exc
-                except Exception as exc:
-                    raise _failed(tasks[pos], exc) from exc
-                yield pos, result
-        finally:
-            for future in futures:
-                future.cancel()
+            yield from _results_as_completed(self._get_pool(), fn, tasks)
+        except AnalysisTaskError as exc:
+            if not isinstance(exc.__cause__, BrokenProcessPool):
+                raise
+            self._pool = None  # a broken pool cannot be reused
+            raise AnalysisTaskError(
+                f"A worker process died while running the analysis task for {exc.task} "
+                "(killed, or out of memory). Nothing was cached; run it again, with fewer "
+                "workers if memory is short."
+            ) from exc.__cause__
 
     def close(self) -> None:
         if self._pool is not None:
