@@ -647,7 +647,7 @@ def bench_dashboard(workdir: Path, quick: bool) -> list[Row]:
             f"<= {TARGET_DASHBOARD_S:.0f} s",
             "target",
             wall <= TARGET_DASHBOARD_S,
-        )
+        ),
     ]
 
 
@@ -667,7 +667,8 @@ def _dashboard_request(path: Path, neighbours: str) -> tuple[float, dict[str, An
 
     shutil.rmtree(path / "cache", ignore_errors=True)
     _clear_memo()
-    url = f"/api/runs/{path.name}/fingerprint?kind=neighbour-transition&k={K}&neighbours={neighbours}"
+    query = f"kind=neighbour-transition&k={K}&neighbours={neighbours}"
+    url = f"/api/runs/{path.name}/fingerprint?{query}"
     with TestClient(create_app(path)) as client, _Clock() as clock:
         while True:
             response = client.get(url)
