@@ -232,10 +232,18 @@ class Params:
     :class:`ApiError` (400) naming the parameter when it is malformed.
     """
 
-    def __init__(self, query: Mapping[str, Any], body: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        query: Mapping[str, Any],
+        body: Mapping[str, Any] | None = None,
+        *,
+        selections: Any = None,
+    ) -> None:
         self._values: dict[str, Any] = {k: v for k, v in query.items()}
         if body:
             self._values.update(body)
+        # Resolves "sel:<token>" selections (a SelectionRegistry); None: tokens are refused.
+        self._selections = selections
 
     def raw(self, name: str) -> Any:
         return self._values.get(name)
@@ -336,7 +344,12 @@ class Params:
         return normalised
 
     def selection(self, name: str, n_samples: int) -> np.ndarray | None:
-        return parse_selection(self._values.get(name), n_samples, name)
+        value = self._values.get(name)
+        if isinstance(value, str) and value.startswith("sel:"):
+            if self._selections is None:
+                raise bad_parameter(name, "ids and ranges (no registered selections here)", value)
+            return self._selections.resolve(value.strip(), n_samples, name)
+        return parse_selection(value, n_samples, name)
 
 
 def _int_range(low: int | None, high: int | None) -> str:

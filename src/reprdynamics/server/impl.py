@@ -16,6 +16,7 @@ mapped to HTTP statuses by :func:`api_error`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -42,6 +43,7 @@ from reprdynamics.server.arrays import (
     parse_selection,
 )
 from reprdynamics.server.jobs import JobRegistry
+from reprdynamics.server.selections import SelectionRegistry
 from reprdynamics.server.thumbnails import (
     MAX_SPRITE_IDS,
     MAX_SPRITE_PIXELS,
@@ -60,7 +62,9 @@ __all__ = [
     "Workspace",
     "api_error",
     "labels_impl",
+    "measure_at",
     "measure_impl",
+    "measure_spec",
     "overview_impl",
     "predictions_impl",
     "prepare_compare",
@@ -119,6 +123,7 @@ class Workspace:
         storage_options: dict[str, Any] | None = None,
     ):
         self.jobs = jobs or JobRegistry()
+        self.selections = SelectionRegistry()
         self._no_cache: set[str] = set()
         # Only for the URL served; kept in memory, never shown by an endpoint.
         self._storage_options: dict[str, Any] | None = None
@@ -267,8 +272,9 @@ def _key(endpoint: str, run: Run, params: dict[str, Any]) -> tuple[str, str, str
 
 
 def _key_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, np.ndarray):  # a digest: a million ids need not become JSON
+        data = np.ascontiguousarray(value)
+        return f"{data.dtype}{data.shape}:{hashlib.sha256(data.tobytes()).hexdigest()}"
     return str(value)
 
 
@@ -806,9 +812,8 @@ def measure_values(
     return values
 
 
-def measure_impl(ws: Workspace, name: str, params: Params) -> dict[str, Any]:
-    """``GET /api/runs/{run}/measure``: one per-sample measure at one snapshot."""
-    run = ws.open(name)
+def measure_spec(run: Run, params: Params) -> tuple[str, int, np.ndarray | None]:
+    """The measure, snapshot and selection a measure request asks for (validated)."""
     measure = params.choice("name", MEASURES, "entropy")
     if run.kind == "features":
         raise bad_parameter(
@@ -827,10 +832,23 @@ def measure_impl(ws: Workspace, name: str, params: Params) -> dict[str, Any]:
         )
     t = _snapshot(run, params, "snapshot", run.n_snapshots - 1)
     ids = params.selection("samples", run.n_samples)
+    return measure, t, ids
+
+
+def measure_at(run: Run, measure: str, t: int, ids: np.ndarray | None) -> np.ndarray:
+    """One measure of snapshot ``t`` for ``ids`` (all samples if None), NaN where undefined."""
     outputs = _outputs(run, t, ids)
+    labels = run.labels
+    gold = None if labels is None else (labels if ids is None else labels[ids])
+    return measure_values(outputs, gold, measure, run.kind)
+
+
+def measure_impl(ws: Workspace, name: str, params: Params) -> dict[str, Any]:
+    """``GET /api/runs/{run}/measure``: one per-sample measure at one snapshot."""
+    run = ws.open(name)
+    measure, t, ids = measure_spec(run, params)
+    values = measure_at(run, measure, t, ids)
     ids_out = np.arange(run.n_samples) if ids is None else ids
-    gold = None if labels is None else labels[ids_out]
-    values = measure_values(outputs, gold, measure, run.kind)
     return {
         "name": measure,
         "snapshot": t,

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from reprdynamics.server import impl
+from reprdynamics.server import binary, impl
 from reprdynamics.server.arrays import ApiError, Params, json_safe
 from reprdynamics.server.jobs import Job
 
@@ -115,7 +115,7 @@ async def _params(request: Request) -> Params:
                 ) from None
             if not isinstance(body, dict):
                 raise ApiError(400, "The request body must be a JSON object.", parameter="body")
-    return Params(request.query_params, body)
+    return Params(request.query_params, body, selections=_workspace(request).selections)
 
 
 # --------------------------------------------------------------------------- computations
@@ -350,6 +350,68 @@ async def thumb(request: Request) -> Response:
     return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 
+# --------------------------------------------------------------------------- binary
+def _binary_response(request: Request, etag: str, answer: binary.Binary) -> Response:
+    headers = {"ETag": etag, "Cache-Control": "no-cache", **answer.all_headers()}
+    return Response(answer.body(), media_type="application/octet-stream", headers=headers)
+
+
+def _not_modified(request: Request, etag: str) -> Response | None:
+    tags = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+    if etag in tags or "*" in tags:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return None
+
+
+def _binary(prepare: Callable[[impl.Workspace, str, Params], binary.BinaryRequest]) -> Handler:
+    """A handler answering a typed array (304 when the client's copy is current)."""
+
+    @_api
+    async def handler(request: Request) -> Response:
+        ws, name = _workspace(request), request.path_params["run"]
+        params = await _params(request)
+        req = await run_in_threadpool(prepare, ws, name, params)
+        unchanged = _not_modified(request, req.etag)
+        if unchanged is not None:
+            return unchanged
+        if req.produce is not None:
+            answer = await run_in_threadpool(req.produce)
+            return _binary_response(request, req.etag, answer)
+        assert req.computation is not None and req.render is not None
+        render = req.render
+
+        def respond(result: Any) -> Response:
+            return _binary_response(request, req.etag, render(result))
+
+        return await _computed(request, lambda: req.computation, respond)  # type: ignore[arg-type,return-value]
+
+    handler.__name__ = prepare.__name__.replace("_bin", "_binary")
+    return handler
+
+
+measure_binary = _binary(binary.measure_bin)
+projection_binary = _binary(binary.projection_bin)
+column_binary = _binary(binary.column_bin)
+
+#: The largest selection bitmask accepted (a run of 128 million samples).
+MAX_BITMASK_BYTES = 16 * 2**20
+
+
+@_api
+async def selection(request: Request) -> Response:
+    ws, name = _workspace(request), request.path_params["run"]
+    raw = await request.body()
+    if len(raw) > MAX_BITMASK_BYTES:
+        raise ApiError(413, "The selection bitmask is too large.", parameter="body")
+
+    def register() -> dict[str, Any]:
+        run = ws.open(name)
+        token, selected = ws.selections.register(raw, run.n_samples)
+        return {"token": token, "n_selected": selected, "n_samples": run.n_samples}
+
+    return ApiJSONResponse(await run_in_threadpool(register))
+
+
 # --------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
 class P:
@@ -551,6 +613,56 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "(T, n, 2).",
         methods=("GET", "POST"),
         params=(_RUN, _LAYER, _SAMPLES),
+        computes=True,
+    ),
+    Endpoint(
+        "/api/runs/{run}/selection",
+        selection,
+        "Register a selection as a bitmask (body: ceil(N/8) bytes, bit i = bit i%8 of byte "
+        "i//8); answers {token, n_selected}. Use samples=<token> in other requests.",
+        methods=("POST",),
+        params=(_RUN,),
+    ),
+    Endpoint(
+        "/api/runs/{run}/measure.bin",
+        measure_binary,
+        "A per-sample measure at one snapshot as little-endian float32 (n,), in the order "
+        "of the selection's sorted ids; ETag keyed by the run's state.",
+        params=(
+            _RUN,
+            P("name", description="Measure.", default="entropy", enum=impl.MEASURES),
+            P("snapshot", "integer", "Snapshot index (default: the last)."),
+            _SAMPLES,
+        ),
+        response="application/octet-stream",
+    ),
+    Endpoint(
+        "/api/runs/{run}/projection.bin",
+        projection_binary,
+        "One snapshot of the projection: (n, 2) uint16 codes (X-Scale, X-Offset per axis; "
+        "65535 = NaN) or float32.",
+        params=(
+            _RUN,
+            _LAYER,
+            _SAMPLES,
+            P("snapshot", "integer", "A complete snapshot (default: the last)."),
+            P("encoding", description="Encoding.", default="uint16", enum=("uint16", "float32")),
+        ),
+        response="application/octet-stream",
+        computes=True,
+    ),
+    Endpoint(
+        "/api/runs/{run}/column.bin",
+        column_binary,
+        "One numeric column of the per-sample table as little-endian float32 (n,).",
+        params=(
+            _RUN,
+            P("column", required=True, description="Column name, as in /samples."),
+            P("k", "integer", "As for /samples.", default=10),
+            _LAYER,
+            _SAMPLES,
+        ),
+        response="application/octet-stream",
         computes=True,
     ),
     Endpoint(
