@@ -499,6 +499,20 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
     assert f"recall {fp['params']['recall']:.3f}" in note
 
 
+def _projection_at(server: Server, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """The projection's coordinates at snapshot t from projection.bin, and its float32 form."""
+    from reprdynamics.server.binary import dequantise
+
+    with urllib.request.urlopen(
+        f"{server.origin}/api/runs/sample_run/projection.bin?snapshot={t}"
+    ) as response:
+        headers = response.headers
+        codes = np.frombuffer(response.read(), dtype="<u2").reshape(-1, 2)
+    scale = [float(v) for v in headers["X-Scale"].split(",")]
+    offset = [float(v) for v in headers["X-Offset"].split(",")]
+    return dequantise(codes, scale, offset), np.asarray(scale)
+
+
 def test_projection_slider_and_play(browse: Browse, sample_server: Server) -> None:
     page = browse.open(sample_server)
     page.evaluate("() => window.__rd.select([1, 2, 3, 40, 41])")
@@ -507,29 +521,54 @@ def test_projection_slider_and_play(browse: Browse, sample_server: Server) -> No
     browse.idle()
     proj = sample_server.get("/api/runs/sample_run/projection")
     coords = decode(proj["coords"])
-    ids = decode(proj["ids"]).tolist()
     page.locator("#proj-slider").fill("5")
     page.wait_for_function("() => document.querySelector('#projection').dataset.t === '5'")
-    assert browse.plot("#projection-plot", "gd.data[0].customdata") == ids
-    np.testing.assert_allclose(
-        browse.plot("#projection-plot", "gd.data[0].x"), coords[5, :, 0], rtol=1e-6
-    )
-    np.testing.assert_allclose(
-        browse.plot("#projection-plot", "gd.data[0].y"), coords[5, :, 1], rtol=1e-6
-    )
-    # Trails: the selected samples' paths through snapshots 0..5.
-    trail_x = browse.plot("#projection-plot", "gd.data[1].x")
-    first = [v for v in trail_x[: trail_x.index(None)]]
-    np.testing.assert_allclose(first, coords[:6, ids.index(1), 0], rtol=1e-6)
+    drawn = page.evaluate("() => window.__rd.points('projection')")
+    # Every sample is drawn (WebGL), at its snapshot-5 place within the uint16 step.
+    assert drawn["renderer"] == "webgl" and drawn["n"] == 1797
+    at5, scale = _projection_at(sample_server, 5)
+    np.testing.assert_allclose(drawn["x"], at5[:, 0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(drawn["x"], coords[5, :, 0], atol=scale[0])
+    np.testing.assert_allclose(drawn["y"], coords[5, :, 1], atol=scale[1])
+    assert drawn["highlighted"] == 5 and drawn["trails"] == 5
+    # Colour by label: the legend names the classes present.
+    assert drawn["colour"]["kind"] == "category"
+    assert drawn["legend"][:3] == ["0", "1", "2"]
     browse.shot("projection", selector="#projection")
-    # Play runs to the last snapshot.
-    page.locator("#proj-play").click()
-    last = coords.shape[0] - 1
-    page.wait_for_function(
-        f"() => document.querySelector('#projection').dataset.t === '{last}'", timeout=30_000
-    )
+    # Colour by a table column (continuous, with a colour bar).
+    page.select_option("#proj-color", "aum")
+    page.wait_for_function("() => window.__rd.points('projection').colour.kind === 'continuous'")
+    table = sample_server.get("/api/runs/sample_run/samples", k=0)
     np.testing.assert_allclose(
-        browse.plot("#projection-plot", "gd.data[0].x"), coords[last, :, 0], rtol=1e-6
+        page.evaluate("() => window.__rd.points('projection').colour.values"),
+        decode(table["data"]["aum"]),
+        rtol=1e-6,
+    )
+    # Play runs through every snapshot to the last, at 4x.
+    page.select_option("#proj-speed", "4")
+    seen = page.evaluate(
+        """async () => {
+            const card = document.querySelector('#projection');
+            const seen = new Set();
+            const obs = new MutationObserver(() => seen.add(card.dataset.t));
+            obs.observe(card, { attributes: true, attributeFilter: ['data-t'] });
+            document.querySelector('#proj-slider').value = '0';
+            await window.__rd.setProjection(0);
+            document.querySelector('#proj-play').click();
+            const last = String(window.__rd.views.projection.meta.snapshots.length - 1);
+            while (card.dataset.t !== last || window.__rd.views.projection.playing) {
+                await new Promise(r => setTimeout(r, 50));
+            }
+            obs.disconnect();
+            return [...seen].map(Number).sort((a, b) => a - b);
+        }"""
+    )
+    last = coords.shape[0] - 1
+    assert seen == list(range(1, last + 1)) or seen == list(range(last + 1))
+    at_last, _ = _projection_at(sample_server, last)
+    page.wait_for_timeout(400)  # the last move ends
+    np.testing.assert_allclose(
+        page.evaluate("() => window.__rd.points('projection').x"), at_last[:, 0], atol=1e-6
     )
     assert page.locator("#proj-play").get_attribute("aria-label") == "play"
 
@@ -571,42 +610,63 @@ def test_table_sort_filter_select_and_csv(browse: Browse, sample_server: Server)
     assert browse.state("s.focus") == int(expected[0])
 
 
-def test_datamap_box_select(browse: Browse, sample_server: Server) -> None:
+def _drag(page: Any, points: list[tuple[float, float]]) -> None:
+    """Press at the first point and drag through the others (the lasso starts at the first
+    movement after the press, as it does for a hand on a mouse)."""
+    x, y = points[0]
+    page.mouse.move(x - 1, y - 1)
+    page.mouse.down()
+    page.mouse.move(x, y)
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def test_datamap_box_and_lasso_select(browse: Browse, sample_server: Server) -> None:
     page = browse.open(sample_server)
     page.locator("#cartography").scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelector('#cartography').dataset.state === 'ready'")
     browse.idle()
-    table = sample_server.get("/api/runs/sample_run/samples")
+    table = sample_server.get("/api/runs/sample_run/samples", k=0)
     conf = decode(table["data"]["confidence"])
     var = decode(table["data"]["variability"])
-    page.evaluate("() => Plotly.relayout('datamap', {dragmode: 'select'})")
-    page.wait_for_function(
-        "() => document.querySelector('#datamap')._fullLayout.dragmode === 'select'"
-    )
-    browse.idle()
-    # Drag a box over the low-confidence corner (suspected mislabeled samples).
-    box = page.evaluate(
-        """() => { const gd = document.querySelector('#datamap'); const fl = gd._fullLayout;
-            const r = gd.getBoundingClientRect();
-            const px = v => r.left + fl.xaxis._offset + fl.xaxis.l2p(v);
-            const py = v => r.top + fl.yaxis._offset + fl.yaxis.l2p(v);
-            return [px(0.0), py(0.3), px(0.35), py(-0.01)]; }"""
-    )
-    x0, y0, x1, y1 = box
-    page.mouse.move(x0 + 1, y0)
-    page.mouse.down()
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
-    page.mouse.move(x1, y1, steps=5)
-    page.mouse.up()
-    # The brush replaces the default selection (all samples); under load this takes a while.
+    drawn = page.evaluate("() => window.__rd.points('datamap')")
+    assert drawn["renderer"] == "webgl" and drawn["n"] == 1797
+    np.testing.assert_allclose(drawn["x"], var, rtol=1e-6)
+    np.testing.assert_allclose(drawn["y"], conf, rtol=1e-6)
+    corner = "([x, y]) => window.__rd.views.datamap.plot.toClient(x, y)"
+    # A box over the low-confidence corner (suspected mislabeled samples).
+    page.locator('#datamap [data-mode="box"]').click()
+    (x0, y0), (x1, y1) = page.evaluate(corner, [0.0, 0.3]), page.evaluate(corner, [0.35, -0.01])
+    _drag(page, [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1)])
     page.wait_for_function("() => window.__rd.state.selection.length < 1797", timeout=15000)
     browse.idle()
     selected = browse.state("Array.from(s.selection)")
     expected = np.flatnonzero((conf <= 0.3) & (var <= 0.35)).tolist()
-    assert selected and set(selected) <= set(range(1797))
-    # Box edges are pixels: allow the few samples right on the border to differ.
-    assert len(set(selected) ^ set(expected)) <= max(3, len(expected) // 50)
+    # The box's edges are pixels: a sample right on the border may go either way.
+    assert selected and len(set(selected) ^ set(expected)) <= max(3, len(expected) // 50)
+    assert page.evaluate("() => window.__rd.points('datamap').highlighted") == len(selected)
     browse.shot("datamap", selector="#cartography")
+    # A freeform lasso (a triangle) selects the samples inside it.
+    page.locator('#datamap [data-mode="lasso"]').click()
+    triangle = [(0.05, 0.95), (0.25, 0.95), (0.15, 0.6)]
+    pixels = [tuple(page.evaluate(corner, list(v))) for v in triangle]
+    _drag(page, [*pixels, pixels[0]])
+    page.wait_for_function(f"() => window.__rd.state.selection.length !== {len(selected)}")
+    browse.idle()
+    lassoed = set(browse.state("Array.from(s.selection)"))
+    inside = {i for i in range(1797) if _in_triangle(var[i], conf[i], triangle)}
+    assert lassoed and len(lassoed ^ inside) <= max(3, len(inside) // 50)
+
+
+def _in_triangle(x: float, y: float, tri: list[tuple[float, float]]) -> bool:
+    (ax, ay), (bx, by), (cx, cy) = tri
+    d1 = (x - bx) * (ay - by) - (ax - bx) * (y - by)
+    d2 = (x - cx) * (by - cy) - (bx - cx) * (y - cy)
+    d3 = (x - ax) * (cy - ay) - (cx - ax) * (y - ay)
+    negative = d1 < 0 or d2 < 0 or d3 < 0
+    positive = d1 > 0 or d2 > 0 or d3 > 0
+    return not (negative and positive)
 
 
 def test_top_k_and_all_none(browse: Browse, sample_server: Server) -> None:
@@ -777,26 +837,37 @@ def test_large_run_default_selection_and_long_selection(
     browse: Browse, root_server: Server
 ) -> None:
     page = browse.open(root_server, "#run=gamma")
-    # More than 2,000 samples: 500 spread evenly, and the page says so.
-    expected = [i * 3000 // 500 for i in range(500)]
-    assert browse.state("Array.from(s.selection)") == expected
-    assert "default for a large run" in page.locator("#selection-summary").inner_text()
-    fp = root_server.get("/api/runs/gamma/fingerprint", k=10, samples=",".join(map(str, expected)))
+    # Every sample is selected by default, at any N, and drawn as WebGL points.
+    assert browse.state("s.selection.length") == 3000
+    assert "(all)" in page.locator("#selection-summary").inner_text()
+    fp = root_server.get("/api/runs/gamma/fingerprint", k=10)
     np.testing.assert_allclose(
         browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
     )
-    # A long scattered selection (every other sample) travels as a POST body.
+    assert page.locator("#scatter-card").get_attribute("data-renderer") == "webgl"
+    assert page.evaluate("() => window.__rd.points('scatter').n") == 3000
+    # A long scattered selection (every other sample): the fingerprint goes as a POST body,
+    # the point views name it by the token of its bitmask, registered once.
     posts: list[str] = []
-    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    gets: list[str] = []
+    page.on("request", lambda r: (posts if r.method == "POST" else gets).append(r.url))
     ids = list(range(0, 3000, 2))
     page.evaluate("ids => window.__rd.select(ids)", ids)
     browse.idle()
-    assert any("/fingerprint" in u for u in posts) and any("/measure" in u for u in posts)
+    assert any("/fingerprint" in u for u in posts)
+    assert sum("/selection" in u for u in posts) == 1
+    assert any("/measure.bin" in u and "sel%3A" in u for u in gets)
     fp = root_server.post("/api/runs/gamma/fingerprint", {"samples": ids, "k": 10})
     np.testing.assert_allclose(
         browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
     )
-    assert browse.plot("#scatter", "gd.data[0].customdata") == ids
+    drawn = page.evaluate("() => window.__rd.points('scatter')")
+    b = browse.state("s.b")
+    measure = root_server.post(
+        "/api/runs/gamma/measure", {"samples": ids, "name": "entropy", "snapshot": b}
+    )
+    assert drawn["n"] == 1500
+    np.testing.assert_allclose(drawn["y"], decode(measure["values"]), rtol=1e-6)
     assert "1,500 of 3,000" in page.locator("#selection-summary").inner_text()
 
 

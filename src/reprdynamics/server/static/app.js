@@ -18,10 +18,6 @@ import { TableView, DataMapView } from "./js/views/table.js";
 import { ProjectionView } from "./js/views/projection.js";
 import { CompareView } from "./js/views/compare.js";
 
-/** Runs up to this size start with every sample selected; larger ones with a spread subset. */
-export const FULL_SELECTION_MAX = 2000;
-export const DEFAULT_SUBSET = 500;
-
 const store = new Store({
   runs: [],
   run: null,
@@ -40,6 +36,7 @@ const store = new Store({
   focus: null,
   measure: "entropy",
   color: "label",
+  pointColor: "label", // colour of the data map and the projection (js/columns.js)
   fp: null,
   table: null,
   theme: "dark",
@@ -50,12 +47,9 @@ const store = new Store({
 const PRIME_WAIT_MS = 1500;
 
 // --------------------------------------------------------------------- selection
-/** The default selection: all samples, or DEFAULT_SUBSET spread evenly over a big run. */
+/** The default selection: every sample, at any N (the point views draw them all). */
 export function defaultSelection(n) {
-  if (n <= FULL_SELECTION_MAX) return Int32Array.from({ length: n }, (_, i) => i);
-  const out = new Int32Array(DEFAULT_SUBSET);
-  for (let i = 0; i < DEFAULT_SUBSET; i++) out[i] = Math.floor((i * n) / DEFAULT_SUBSET);
-  return out;
+  return Int32Array.from({ length: n }, (_, i) => i);
 }
 
 function setSelection(ids, { isDefault = false } = {}) {
@@ -77,9 +71,7 @@ function describeSelection(state) {
   const n = state.selection.length;
   const N = info.n_samples;
   let text = `${int(n)} of ${int(N)} samples selected`;
-  if (state.selectionIsDefault && n < N) {
-    text += ` (the default for a large run: spread evenly, 1 in ${int(Math.round(N / n))})`;
-  } else if (n === N) {
+  if (n === N) {
     text += " (all)";
   }
   node.textContent = text;
@@ -276,7 +268,8 @@ async function main() {
     setKind: (kind) => store.set({ kind }),
     setPair: (a, b) => store.set({ a, b }),
     focus: (id) => store.set({ focus: id }),
-    setProjection: (t) => views.projection.show(t),
+    setProjection: (t) => views.projection.show(t, { move: false }),
+    points: (name) => ({ scatter: views.scatter.points, datamap: views.datamap.plot, projection: views.projection.plot })[name]?.snapshot(),
     marks: {},
   };
 

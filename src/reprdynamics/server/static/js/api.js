@@ -153,3 +153,99 @@ export async function getBlob(path, params = {}, { signal } = {}) {
   if (!response.ok) throw await errorOf(response);
   return { blob: await response.blob(), headers: response.headers };
 }
+
+// ------------------------------------------------------------------ binary point data
+const registered = new Map(); // `${run}|${n}|${text length}|${hash}` -> Promise<token>
+
+function fnv1a(ids) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ids.length; i++) {
+    h ^= ids[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16);
+}
+
+/** The bitmask of sorted ids in [0, n): ceil(n/8) bytes, bit i = bit i%8 of byte i//8. */
+export function bitmask(ids, n) {
+  const out = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < ids.length; i++) out[ids[i] >> 3] |= 1 << (ids[i] & 7);
+  return out;
+}
+
+/**
+ * The `samples` parameter for a selection: ranges when short, else the token of the
+ * selection's bitmask, registered once (POST /selection) and reused by every GET, so
+ * the answers stay cacheable. `null` for the whole run.
+ */
+export async function selectionParam(run, ids, nSamples) {
+  if (!ids || ids.length === nSamples) return null;
+  const text = encodeSelection(ids);
+  if (text.length <= MAX_QUERY) return text;
+  const key = `${run}|${nSamples}|${ids.length}|${fnv1a(ids)}`;
+  let token = registered.get(key);
+  if (!token) {
+    token = fetch(runPath(run, "/selection"), {
+      method: "POST",
+      body: bitmask(ids, nSamples),
+      headers: { "Content-Type": "application/octet-stream" },
+    }).then(async (response) => {
+      if (!response.ok) throw await errorOf(response);
+      return (await response.json()).token;
+    });
+    token.catch(() => registered.delete(key));
+    registered.set(key, token);
+    while (registered.size > 32) registered.delete(registered.keys().next().value);
+  }
+  return token;
+}
+
+/** Forget registered selections (after the server said it lost one). */
+export function forgetSelections() {
+  registered.clear();
+}
+
+const BINARY = { float32: Float32Array, uint16: Uint16Array, int32: Int32Array, uint8: Uint8Array };
+
+/**
+ * GET a typed-array endpoint (`measure.bin`, `projection.bin`, `column.bin`); poll while it
+ * answers 202. Returns {array, headers, bytes}. The browser's HTTP cache revalidates with
+ * the ETag, so a repeated request costs a 304 and no body.
+ */
+export async function getBinary(path, params = {}, { signal, onProgress } = {}) {
+  const target = url(path, params);
+  let delay = 150;
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(target, { signal });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
+    }
+    if (response.status === 202) {
+      onProgress?.(await response.json());
+      await sleep(delay, signal);
+      delay = Math.min(delay * 1.5, 1000);
+      continue;
+    }
+    if (!response.ok) {
+      const error = await errorOf(response);
+      if (response.status === 404 && error.parameter === "samples") forgetSelections();
+      throw error;
+    }
+    onProgress?.(null);
+    const buffer = await response.arrayBuffer();
+    const Typed = BINARY[response.headers.get("X-Dtype")];
+    if (!Typed) throw new ApiError(`Unknown binary dtype ${response.headers.get("X-Dtype")}`, 0);
+    const array = new Typed(buffer);
+    array.shape = (response.headers.get("X-Shape") || String(array.length)).split(",").map(Number);
+    return { array, headers: response.headers, bytes: buffer.byteLength };
+  }
+}
+
+/** Numbers of a comma-separated header ("0.1,0.2"). */
+export function headerNumbers(headers, name) {
+  const text = headers.get(name);
+  return text ? text.split(",").map(Number) : [];
+}

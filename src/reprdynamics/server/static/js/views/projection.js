@@ -1,212 +1,275 @@
-// View 8: the 2-D projection over time (one PCA fitted on all snapshots) with a snapshot
-// slider, a play button, and trails through past positions for the selected samples.
+// View 8: the 2-D projection over time (one PCA fitted on all snapshots, every sample
+// projected), drawn as WebGL points (js/points.js) that move from snapshot to snapshot on
+// the GPU: play, pause, scrub, speed, and trails through past positions for the focused or
+// selected samples. One snapshot per request (projection.bin, uint16 codes), fetched ahead
+// while it plays.
 
-import { getJSON, runPath, decodeCompact } from "../api.js";
+import { getBinary, headerNumbers, runPath } from "../api.js";
 import { View } from "../view.js";
 import { whenVisible } from "../data.js";
-import { baseLayout, PLOT_CONFIG, classColour, cssVar, indexOfSorted, int } from "../util.js";
+import { PointPlot, mark } from "../points.js";
+import { colourFor, fillColourSelect } from "../columns.js";
+import { hasThumbs, thumbURL } from "../thumbs.js";
+import { fmt, int } from "../util.js";
 
-/** Runs up to this size are projected whole; larger ones project the selection. */
-export const PROJECT_ALL_MAX = 10000;
-const MAX_TRAILS = 100;
+/** Samples with trails at most (the selected ones, in id order). */
+export const MAX_TRAILS = 200;
+/** Snapshots fetched ahead of the one shown while playing. */
+const AHEAD = 3;
+/** Milliseconds per snapshot at speed 1. */
+const STEP_MS = 900;
 
 export class ProjectionView extends View {
   constructor(store, actions) {
     super("projection");
     this.store = store;
     this.actions = actions;
-    this.plot = document.getElementById("projection-plot");
     this.slider = document.getElementById("proj-slider");
     this.label = document.getElementById("proj-label");
     this.play = document.getElementById("proj-play");
     this.trails = document.getElementById("proj-trails");
-    this.data = null;
+    this.speed = document.getElementById("proj-speed");
+    this.colourSelect = document.getElementById("proj-color");
+    this.plot = new PointPlot(document.getElementById("projection-plot"), {
+      name: "projection",
+      onLasso: (indices) => indices.length && this.actions.setSelection(indices),
+      onClick: (i) => this.actions.focus(i),
+      hoverText: (i) => this.hoverText(i),
+      thumbURL: (i) => (hasThumbs(this.store.state.info) ? thumbURL(this.store.state.run, i) : null),
+    });
+    this.frames = new Map(); // snapshot position -> Promise<{x, y}>
+    this.meta = null; // {run, layer, snapshots, evr, domain, key}
     this.t = 0;
-    this.timer = null;
+    this.playing = false;
     this.visible = false;
-    this.slider.addEventListener("input", () => this.show(+this.slider.value));
+    this.slider.addEventListener("input", () => this.show(+this.slider.value, { move: false }));
     this.play.addEventListener("click", () => this.toggle());
-    this.trails.addEventListener("change", () => this.show(this.t));
+    this.trails.addEventListener("change", () => this.updateTrails());
+    this.colourSelect.addEventListener("change", () => store.set({ pointColor: this.colourSelect.value }));
     whenVisible(this.card, () => {
       this.visible = true;
       this.reload(this.store.state);
     });
-    store.on(["info", "layer"], (s) => this.visible && this.reload(s));
-    store.on(["selection"], (s) => {
-      if (!this.visible) return;
-      if (this.baseIsSelection(s)) this.reload(s);
-      else if (this.data) this.show(this.t);
+    store.on(["info", "layer"], (s) => {
+      this.colourSelect.value = fillColourSelect(this.colourSelect, s.info, s.pointColor);
+      if (this.visible) this.reload(s);
+    });
+    store.on(["pointColor"], (s) => {
+      if (this.colourSelect.value !== s.pointColor) this.colourSelect.value = fillColourSelect(this.colourSelect, s.info, s.pointColor);
+      if (this.visible && this.meta) this.recolour(s);
+    });
+    store.on(["selection", "focus"], (s) => {
+      if (!this.meta) return;
+      this.plot.setHighlight(s.selection.length < s.info.n_samples ? s.selection : null);
+      this.updateTrails();
     });
     store.on(["b"], (s) => {
-      const i = this.data?.snapshots.indexOf(s.b);
-      if (i >= 0 && !this.timer) this.show(i);
+      const i = this.meta?.snapshots.indexOf(s.b);
+      if (i >= 0 && !this.playing && i !== this.t) this.show(i);
     });
-    store.on(["theme"], () => this.data && this.show(this.t));
   }
 
-  baseIsSelection(s) {
-    return s.info && s.info.n_samples > PROJECT_ALL_MAX;
+  hoverText(i) {
+    const s = this.store.state;
+    const label = s.labels ? s.labels[i] : -1;
+    const lines = [`#${i} · ${label >= 0 ? s.classNames[label] ?? label : "?"}`];
+    const c = this.colour;
+    if (c?.kind === "continuous") lines.push(`${c.title}: ${fmt(c.values[i])}`);
+    return lines;
+  }
+
+  params(s) {
+    return s.layer ? { layer: s.layer } : {};
+  }
+
+  /** One snapshot's positions (decoded from uint16 codes), cached. */
+  frame(s, pos, signal, onProgress) {
+    let hit = this.frames.get(pos);
+    if (!hit) {
+      const params = { ...this.params(s), snapshot: this.meta.snapshots[pos] };
+      hit = getBinary(runPath(s.run, "/projection.bin"), params, { signal, onProgress }).then(decodeFrame);
+      this.frames.set(pos, hit);
+      hit.catch(() => this.frames.delete(pos));
+    }
+    return hit;
   }
 
   reload(s) {
     if (!s.info) return;
     this.stop();
-    const params = {};
-    if (s.layer) params.layer = s.layer;
-    if (this.baseIsSelection(s)) {
-      if (s.selection.length < 3) {
-        this.cancel();
-        this.showNote("Select at least three samples to project.");
-        return;
-      }
-      params.samples = s.selection;
-    }
+    this.frames.clear();
+    this.meta = null;
     this.load(
-      (signal, onProgress) => getJSON(runPath(s.run, "/projection"), params, { signal, onProgress }),
-      (res) => {
-        const coords = decodeCompact(res.coords);
-        const ids = decodeCompact(res.ids);
-        const [T, n] = res.coords.shape;
-        let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-        for (let i = 0; i < coords.length; i += 2) {
-          const x = coords[i];
-          const y = coords[i + 1];
-          if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-          if (x < x0) x0 = x;
-          if (x > x1) x1 = x;
-          if (y < y0) y0 = y;
-          if (y > y1) y1 = y;
-        }
-        const px = (x1 - x0 || 1) * 0.04;
-        const py = (y1 - y0 || 1) * 0.04;
-        this.data = {
-          run: s.run, coords, ids, T, n, snapshots: res.snapshots,
-          evr: res.explained_variance_ratio || [],
-          xrange: [x0 - px, x1 + px], yrange: [y0 - py, y1 + py],
+      async (signal, onProgress) => {
+        // The last snapshot first: its headers name the projected snapshots and the
+        // scale of every frame, so the domain is known before anything moves.
+        const last = await getBinary(runPath(s.run, "/projection.bin"), this.params(s), { signal, onProgress });
+        const snapshots = headerNumbers(last.headers, "X-Snapshots");
+        const scale = headerNumbers(last.headers, "X-Scale");
+        const offset = headerNumbers(last.headers, "X-Offset");
+        const evr = headerNumbers(last.headers, "X-Explained-Variance-Ratio");
+        const x1 = offset[0] + scale[0] * 65534;
+        const y1 = offset[1] + scale[1] * 65534;
+        const px = (x1 - offset[0] || 1) * 0.04;
+        const py = (y1 - offset[1] || 1) * 0.04;
+        const meta = {
+          run: s.run, snapshots, evr,
+          domain: { x: [offset[0] - px, x1 + px], y: [offset[1] - py, y1 + py] },
         };
-        this.slider.max = String(T - 1);
-        const start = res.snapshots.indexOf(s.b);
-        this.show(start >= 0 ? start : T - 1);
+        const ids = Int32Array.from({ length: s.info.n_samples }, (_, i) => i);
+        const colour = await colourFor(s, this.colourSelect.value || "label", ids, { signal });
+        return { meta, colour, last };
+      },
+      async ({ meta, colour, last }) => {
+        this.meta = meta;
+        this.frames.clear();
+        this.frames.set(meta.snapshots.length - 1, Promise.resolve(decodeFrame(last)));
+        this.colour = colour;
+        this.slider.max = String(meta.snapshots.length - 1);
+        const start = meta.snapshots.indexOf(s.b);
+        await this.show(start >= 0 ? start : meta.snapshots.length - 1, { move: false });
+        this.plot.setHighlight(s.selection.length < s.info.n_samples ? s.selection : null);
       },
     );
   }
 
-  /** Positions of snapshot index t: {x, y} plain arrays over the projected ids. */
-  positions(t) {
-    const { coords, n } = this.data;
-    const x = new Array(n);
-    const y = new Array(n);
-    const base = t * n * 2;
-    for (let i = 0; i < n; i++) {
-      x[i] = coords[base + 2 * i];
-      y[i] = coords[base + 2 * i + 1];
+  async recolour(s) {
+    const ids = Int32Array.from({ length: s.info.n_samples }, (_, i) => i);
+    try {
+      this.colour = await colourFor(s, this.colourSelect.value || "label", ids);
+    } catch (err) {
+      this.showError(err);
+      return;
     }
-    return { x, y };
+    await this.show(this.t, { move: false });
   }
 
-  show(t) {
-    const d = this.data;
-    if (!d) return;
+  titles() {
+    const evr = this.meta.evr.map((v) => `${(100 * v).toFixed(1)} %`);
+    const layer = this.store.state.layer || this.store.state.info.output_layer;
+    return {
+      x: `PC 1${evr[0] ? ` (${evr[0]})` : ""} of ${layer}, PCA fitted on all snapshots`,
+      y: `PC 2${evr[1] ? ` (${evr[1]})` : ""}`,
+    };
+  }
+
+  /** Show snapshot position t; `move`: animate the points from where they are. */
+  async show(t, { move = true, duration } = {}) {
+    const meta = this.meta;
+    if (!meta) return;
     const s = this.store.state;
-    this.t = Math.max(0, Math.min(d.T - 1, t));
-    this.slider.value = String(this.t);
-    const snap = d.snapshots[this.t];
+    t = Math.max(0, Math.min(meta.snapshots.length - 1, t));
+    this.t = t;
+    this.slider.value = String(t);
+    const snap = meta.snapshots[t];
     const epoch = s.info.epochs?.[snap];
-    this.label.textContent = `${epoch === null || epoch === undefined ? `#${snap}` : `epoch ${epoch}`} (${this.t + 1}/${d.T})`;
-    const { x, y } = this.positions(this.t);
-    const ids = Array.from(d.ids);
-    const big = d.n > 3000;
-    const labels = s.labels;
-    const colour = ids.map((id) => classColour(labels ? labels[id] : -1));
-    const traces = [{
-      type: big ? "scattergl" : "scatter",
-      mode: "markers",
-      x, y,
-      customdata: ids,
-      text: ids.map((id) => `#${id} · ${labels && labels[id] >= 0 ? s.classNames[labels[id]] ?? labels[id] : "?"}`),
-      marker: { size: big ? 4 : 6, color: colour, opacity: 0.7 },
-      hovertemplate: "%{text}<extra></extra>",
-      name: "samples",
-      showlegend: false,
-    }];
-    // Trails: the selected samples' paths up to snapshot t (one trace, null-separated).
-    const positions = [];
+    this.label.textContent = `${epoch === null || epoch === undefined ? `#${snap}` : `epoch ${epoch}`} (${t + 1}/${meta.snapshots.length})`;
+    let f;
+    try {
+      f = await this.frame(s, t);
+    } catch (err) {
+      this.showError(err);
+      this.stop();
+      return;
+    }
+    if (this.t !== t || this.meta !== meta) return; // a newer step won
+    this.current = f;
+    await this.plot.draw(
+      { x: f.x, y: f.y, colour: this.colour, domain: meta.domain, titles: this.titles() },
+      { transition: move ? (duration ?? Math.round(this.stepMs() * 0.6)) : 0 },
+    );
+    this.card.dataset.t = String(t);
+    mark("projectionDrawn");
+    this.updateTrails();
+    if (this.playing) for (let u = t + 1; u <= Math.min(meta.snapshots.length - 1, t + AHEAD); u++) this.frame(s, u);
+  }
+
+  /** Trails through snapshots 0..t of the selected samples (or the focused one). */
+  async updateTrails() {
+    const s = this.store.state;
+    const meta = this.meta;
+    if (!meta || !this.trails.checked) {
+      this.plot.setTrails([]);
+      this.clearNoteIfIdle();
+      return;
+    }
+    let who = [];
     const all = s.selection.length === s.info.n_samples;
-    if (!all) {
-      for (const id of s.selection) {
-        const p = indexOfSorted(d.ids, id);
-        if (p >= 0) positions.push(p);
-        if (positions.length >= MAX_TRAILS) break;
-      }
-    } else if (s.focus !== null && s.focus !== undefined) {
-      const p = indexOfSorted(d.ids, s.focus);
-      if (p >= 0) positions.push(p);
+    if (!all) who = Array.from(s.selection.subarray(0, MAX_TRAILS));
+    else if (s.focus !== null && s.focus !== undefined) who = [s.focus];
+    if (!who.length) {
+      this.plot.setTrails([]);
+      this.clearNoteIfIdle();
+      return;
     }
-    if (this.trails.checked && positions.length) {
-      const tx = [];
-      const ty = [];
-      for (const p of positions) {
-        for (let u = 0; u <= this.t; u++) {
-          tx.push(d.coords[(u * d.n + p) * 2]);
-          ty.push(d.coords[(u * d.n + p) * 2 + 1]);
-        }
-        tx.push(null);
-        ty.push(null);
-      }
-      traces.push({
-        type: "scatter", mode: "lines", x: tx, y: ty, hoverinfo: "skip", showlegend: false, name: "trails",
-        line: { color: cssVar("--accent"), width: 1.2 }, opacity: 0.65,
-      });
-      traces.push({
-        type: "scatter", mode: "markers", x: positions.map((p) => x[p]), y: positions.map((p) => y[p]),
-        hoverinfo: "skip", showlegend: false, name: "selected now",
-        marker: { size: 9, color: "rgba(0,0,0,0)", line: { width: 1.6, color: cssVar("--accent") } },
-      });
+    const t = this.t;
+    const frames = await Promise.all(Array.from({ length: t + 1 }, (_, u) => this.frame(s, u)));
+    if (this.t !== t || this.meta !== meta) return;
+    this.plot.setTrails(who.map((i) => ({ x: frames.map((f) => f.x[i]), y: frames.map((f) => f.y[i]) })));
+    if (!all && s.selection.length > MAX_TRAILS) {
+      this.showNote(`Trails for the first ${int(MAX_TRAILS)} of ${int(s.selection.length)} selected samples (all ${int(s.selection.length)} are outlined).`);
+    } else {
+      this.clearNoteIfIdle();
     }
-    const evr = d.evr.map((v) => `${(100 * v).toFixed(1)} %`);
-    const layout = baseLayout({
-      margin: { l: 48, r: 8, t: 8, b: 44 },
-      xaxis: { title: { text: `PC 1${evr[0] ? ` (${evr[0]})` : ""}` }, range: d.xrange, zeroline: false },
-      yaxis: { title: { text: `PC 2${evr[1] ? ` (${evr[1]})` : ""}` }, range: d.yrange, zeroline: false },
-      hovermode: "closest",
-      uirevision: d.run,
-    });
-    Plotly.react(this.plot, traces, layout, PLOT_CONFIG);
-    this.card.dataset.t = String(this.t);
-    if (positions.length < s.selection.length && !all && this.trails.checked) {
-      this.showNote(`Trails for the first ${int(positions.length)} of ${int(s.selection.length)} selected samples.`);
-    } else if (this.card.dataset.state !== "loading") {
-      this.clearStatus();
-    }
-    if (!this.bound) {
-      this.bound = true;
-      this.plot.on("plotly_click", (ev) => {
-        const p = ev.points?.find((q) => q.curveNumber === 0);
-        if (p) this.actions.focus(p.customdata);
-      });
-    }
+  }
+
+  clearNoteIfIdle() {
+    if (this.card.dataset.state !== "loading" && this.status.classList.contains("note")) this.clearStatus();
+  }
+
+  stepMs() {
+    return STEP_MS / (Number(this.speed?.value) || 1);
   }
 
   toggle() {
-    if (this.timer) this.stop();
+    if (this.playing) this.stop();
     else this.start();
   }
 
-  start() {
-    if (!this.data) return;
-    if (this.t >= this.data.T - 1) this.show(0);
+  async start() {
+    if (!this.meta) return;
+    this.playing = true;
     this.play.textContent = "❚❚";
     this.play.setAttribute("aria-label", "pause");
-    this.timer = setInterval(() => {
-      this.show(this.t + 1);
-      if (this.t >= this.data.T - 1) this.stop();
-    }, 500);
+    if (this.t >= this.meta.snapshots.length - 1) await this.show(0, { move: false });
+    const s = this.store.state;
+    for (let u = this.t + 1; u <= Math.min(this.meta.snapshots.length - 1, this.t + AHEAD); u++) this.frame(s, u);
+    const step = async () => {
+      if (!this.playing || !this.meta) return;
+      if (this.t >= this.meta.snapshots.length - 1) {
+        this.stop();
+        return;
+      }
+      const began = performance.now();
+      await this.show(this.t + 1);
+      const wait = Math.max(0, this.stepMs() - (performance.now() - began));
+      this.timer = setTimeout(step, wait);
+    };
+    this.timer = setTimeout(step, 0);
   }
 
   stop() {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = null;
+    this.playing = false;
     this.play.textContent = "▶";
     this.play.setAttribute("aria-label", "play");
   }
+}
+
+
+/** Positions from a projection.bin answer: uint16 codes, value = offset + scale * code. */
+function decodeFrame({ array, headers, bytes }) {
+  const [sx, sy] = headerNumbers(headers, "X-Scale");
+  const [ox, oy] = headerNumbers(headers, "X-Offset");
+  const n = array.length / 2;
+  const x = new Float32Array(n);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const qx = array[2 * i];
+    const qy = array[2 * i + 1];
+    x[i] = qx === 65535 ? NaN : ox + sx * qx;
+    y[i] = qy === 65535 ? NaN : oy + sy * qy;
+  }
+  return { x, y, bytes };
 }

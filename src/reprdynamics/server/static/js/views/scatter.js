@@ -1,17 +1,25 @@
-// View 4: the selection placed by a per-sample measure at a (x) and at b (y), drawn with
-// image thumbnails framed in their label's (or correctness') colour; markers for large
-// selections or runs without images. Click a sample: it opens in the local view.
+// View 4: the selection placed by a per-sample measure at a (x) and at b (y). Small
+// selections of image runs are drawn with thumbnails framed in their label's (or
+// correctness') colour (Plotly); every other selection, up to a million samples, as WebGL
+// points (js/points.js) that move to their new places when a or b changes. Click a
+// sample: it opens in the local view; lasso or box: the selection narrows to those.
 
-import { getJSON, runPath, decodeCompact } from "../api.js";
+import { getBinary, runPath, selectionParam } from "../api.js";
 import { View } from "../view.js";
-import { cropURLs, hasThumbs } from "../thumbs.js";
-import { baseLayout, PLOT_CONFIG, classColour, CORRECTNESS, cssVar } from "../util.js";
+import { cropURLs, hasThumbs, thumbURL } from "../thumbs.js";
+import { PointPlot, mark } from "../points.js";
+import { colourChoices, colourFor } from "../columns.js";
+import { baseLayout, PLOT_CONFIG, classColour, CORRECTNESS, cssVar, fmt } from "../util.js";
 
 /** Above this many points the scatter shows markers instead of thumbnails. */
 export const MAX_THUMBNAILS = 300;
 const THUMB_PX = 26;
 /** Measures of selections up to this size are fetched ahead for every snapshot. */
-const PREFETCH_MAX = 20000; // drawn size of a thumbnail, in screen pixels
+const PREFETCH_MAX = 250000;
+/** Without images, selections up to this size are drawn with their ids as text (Plotly). */
+const MAX_TEXT_LABELS = 60;
+/** Milliseconds the points take to move to their places at a new pair (a, b). */
+const MOVE_MS = 300;
 const MEASURE_TITLES = {
   entropy: "entropy of the prediction",
   confidence: "p(label)",
@@ -26,7 +34,15 @@ export class ScatterView extends View {
     this.store = store;
     this.actions = actions;
     this.plot = document.getElementById("scatter");
-    this.cache = new Map(); // `${selectionVersion}|${name}|${t}` -> {ids, values}
+    this.pointsHost = document.getElementById("scatter-points");
+    this.points = new PointPlot(this.pointsHost, {
+      name: "scatter",
+      onLasso: (indices) => this.last && indices.length && this.actions.setSelection(indices.map((i) => this.last.ids[i])),
+      onClick: (i) => this.last && this.actions.focus(this.last.ids[i]),
+      hoverText: (i) => this.hoverText(i),
+      thumbURL: (i) => (this.last && hasThumbs(this.store.state.info) ? thumbURL(this.store.state.run, this.last.ids[i]) : null),
+    });
+    this.cache = new Map(); // `${run}|${selectionVersion}|${name}|${t}` -> Promise<Float32Array>
     this.noThumbs = new Set();
     const measure = document.getElementById("sc-measure");
     const colour = document.getElementById("sc-color");
@@ -39,6 +55,10 @@ export class ScatterView extends View {
     store.on(["info"], (s) => {
       // Only the measures the run can answer (label measures need labels).
       const available = s.info.measures || (s.labels ? ["entropy", "confidence", "margin", "correct", "loss"] : ["entropy"]);
+      const options = [new Option("label", "label"), new Option("correctness a → b", "correct")];
+      for (const c of colourChoices(s.info)) if (c.key !== "label") options.push(new Option(c.name, c.key));
+      colour.replaceChildren(...options);
+      colour.value = s.color;
       colour.querySelector('option[value="correct"]').disabled = !available.includes("correct");
       for (const option of measure.options) option.disabled = !available.includes(option.value);
     });
@@ -46,16 +66,17 @@ export class ScatterView extends View {
     store.on(["theme"], (s) => this.last && this.draw(this.last));
   }
 
-  async measureAt(s, name, t, signal) {
-    const key = `${s.selectionVersion}|${name}|${t}`;
+  /** The measure at snapshot t for the selection, in the order of its sorted ids. */
+  measureAt(s, name, t, signal) {
+    const key = `${s.run}|${s.selectionVersion}|${name}|${t}`;
     let hit = this.cache.get(key);
     if (!hit) {
-      const params = { name, snapshot: t };
-      if (s.selection.length !== s.info.n_samples) params.samples = s.selection;
-      hit = getJSON(runPath(s.run, "/measure"), params, { signal }).then((res) => ({
-        ids: decodeCompact(res.ids),
-        values: decodeCompact(res.values),
-      }));
+      hit = selectionParam(s.run, s.selection, s.info.n_samples).then(async (samples) => {
+        const params = { name, snapshot: t };
+        if (samples) params.samples = samples;
+        const res = await getBinary(runPath(s.run, "/measure.bin"), params, { signal });
+        return { ids: s.selection, values: res.array };
+      });
       this.cache.set(key, hit);
       hit.catch(() => this.cache.delete(key));
       const room = 4 * (s.info.n_snapshots || 0) + 16;
@@ -64,11 +85,19 @@ export class ScatterView extends View {
     return hit;
   }
 
+  /** Plotly (thumbnails, or ids as text) for small selections, WebGL points otherwise. */
+  showRenderer(webgl) {
+    this.plot.hidden = webgl;
+    this.pointsHost.hidden = !webgl;
+    this.card.dataset.renderer = webgl ? "webgl" : "plotly";
+  }
+
   reload(s) {
     if (!s.info || !s.primed) return;
     if (!s.selection.length) {
       this.cancel();
       Plotly.purge(this.plot);
+      this.showRenderer(false);
       this.showNote("Nothing selected.");
       return;
     }
@@ -82,13 +111,16 @@ export class ScatterView extends View {
       return;
     }
     const wantThumbs = hasThumbs(s.info) && !this.noThumbs.has(s.run) && s.selection.length <= MAX_THUMBNAILS;
+    const asText = !hasThumbs(s.info) && s.selection.length <= MAX_TEXT_LABELS;
     this.load(
       async (signal) => {
         const jobs = [this.measureAt(s, measure, s.a, signal), this.measureAt(s, measure, s.b, signal)];
         if (colorBy === "correct") {
           jobs.push(this.measureAt(s, "correct", s.a, signal), this.measureAt(s, "correct", s.b, signal));
+        } else if (colorBy !== "label") {
+          jobs.push(null, null, colourFor(s, colorBy, s.selection, { signal }));
         }
-        const [xa, yb, ca, cb] = await Promise.all(jobs);
+        const [xa, yb, ca, cb, column] = await Promise.all(jobs);
         let thumbs = null;
         if (wantThumbs) {
           try {
@@ -98,13 +130,20 @@ export class ScatterView extends View {
             this.noThumbs.add(s.run);
           }
         }
-        return { s: { ...s }, measure, colorBy, xa, yb, ca, cb, thumbs };
+        const webgl = !thumbs && !asText;
+        return { s: { ...s }, measure, colorBy, xa, yb, ca, cb, column, thumbs, webgl, ids: xa.ids };
       },
       async (data) => {
+        const previous = this.last;
         this.last = data;
-        await this.draw(data);
-        const marks = window.__rd?.marks;
-        if (marks) marks.scatterDrawn = performance.now();
+        this.showRenderer(data.webgl);
+        if (data.webgl) {
+          Plotly.purge(this.plot);
+          await this.drawPoints(data, previous);
+        } else {
+          await this.draw(data);
+        }
+        mark("scatterDrawn");
         this.card.dataset.pair = `${s.a},${s.b}`;
         this.prefetch(s, data.measure, data.colorBy);
       },
@@ -122,7 +161,7 @@ export class ScatterView extends View {
     const queue = [];
     for (const name of names) {
       for (let t = 0; t < s.info.n_snapshots; t++) {
-        if (complete[t] !== false && !this.cache.has(`${s.selectionVersion}|${name}|${t}`)) queue.push([name, t]);
+        if (complete[t] !== false && !this.cache.has(`${s.run}|${s.selectionVersion}|${name}|${t}`)) queue.push([name, t]);
       }
     }
     const current = () => {
@@ -144,6 +183,77 @@ export class ScatterView extends View {
       worker();
       worker();
     }, 250);
+  }
+
+  hoverText(i) {
+    const d = this.last;
+    if (!d) return [];
+    const s = this.store.state;
+    const id = d.ids[i];
+    const label = s.labels ? s.labels[id] : -1;
+    const lines = [`#${id} · ${label >= 0 ? s.classNames[label] ?? label : "?"}`,
+      `a: ${fmt(d.xa.values[i], 4)}`, `b: ${fmt(d.yb.values[i], 4)}`];
+    if (d.column?.kind === "continuous") lines.push(`${d.column.title}: ${fmt(d.column.values[i])}`);
+    return lines;
+  }
+
+  /** The domain of both axes: fixed for bounded measures, else the data's range, kept
+   * while the new values fit it (so the points can move instead of jumping). */
+  domainFor(data, previous) {
+    const { s, measure, xa, yb } = data;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const arr of [xa.values, yb.values]) {
+      for (let i = 0; i < arr.length; i++) {
+        const v = arr[i];
+        if (!Number.isFinite(v)) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
+    if (measure === "entropy") [lo, hi] = [0, Math.max(hi, Math.log(Math.max(2, s.info.n_classes || 2)))];
+    if (measure === "confidence") [lo, hi] = [0, 1];
+    const old = previous?.domain;
+    if (old && previous.measure === measure && previous.ids === data.ids && lo >= old[0] && hi <= old[1]) return old;
+    const pad = (hi - lo || 1) * 0.04;
+    return [lo - pad, hi + pad];
+  }
+
+  async drawPoints(data, previous) {
+    const { s, measure, colorBy, xa, yb, ca, cb, column } = data;
+    const n = xa.ids.length;
+    let colour;
+    if (colorBy === "correct") {
+      const keys = ["1,1", "0,1", "1,0", "0,0"];
+      const values = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const a = ca.values[i];
+        const b = cb.values[i];
+        values[i] = Number.isFinite(a) && Number.isFinite(b) ? keys.indexOf(`${a > 0.5 ? 1 : 0},${b > 0.5 ? 1 : 0}`) : -1;
+      }
+      colour = { kind: "category", values, palette: keys.map((k) => CORRECTNESS[k].colour), names: keys.map((k) => CORRECTNESS[k].name) };
+    } else if (column) {
+      colour = column;
+    } else {
+      colour = await colourFor(s, "label", xa.ids);
+    }
+    const domain = this.domainFor(data, previous);
+    data.domain = domain;
+    const epoch = (t) => {
+      const e = s.info.epochs?.[t];
+      return e === null || e === undefined ? `#${t}` : `epoch ${e}`;
+    };
+    const title = MEASURE_TITLES[measure] || measure;
+    const moving = previous?.webgl && previous.ids === data.ids && previous.measure === measure;
+    await this.points.draw(
+      {
+        x: xa.values, y: yb.values, colour, diagonal: true,
+        domain: { x: domain, y: domain },
+        titles: { x: `${title} at a (${epoch(s.a)})`, y: `${title} at b (${epoch(s.b)})` },
+      },
+      { transition: moving ? MOVE_MS : 0 },
+    );
   }
 
   colours(data) {

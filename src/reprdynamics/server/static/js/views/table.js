@@ -3,8 +3,11 @@
 
 import { runPath } from "../api.js";
 import { View } from "../view.js";
+import { PointPlot, mark } from "../points.js";
+import { columnValues, colourFor, fillColourSelect } from "../columns.js";
+import { thumbURL, hasThumbs } from "../thumbs.js";
 import { sampleTable, whenVisible } from "../data.js";
-import { el, fmt, int, baseLayout, PLOT_CONFIG, indexOfSorted, cssVar, classColour } from "../util.js";
+import { el, fmt, int, indexOfSorted, classColour } from "../util.js";
 
 const ROWS_PER_PAGE = 50;
 const INTEGER_COLUMNS = new Set(["id", "label", "prediction", "forgetting_events", "first_learned", "never_learned"]);
@@ -190,14 +193,44 @@ export class DataMapView extends View {
     super("cartography");
     this.store = store;
     this.actions = actions;
-    this.plot = document.getElementById("datamap");
     this.visible = false;
+    this.colourSelect = document.getElementById("dm-color");
+    this.colourSelect.addEventListener("change", () => store.set({ pointColor: this.colourSelect.value }));
+    this.plot = new PointPlot(document.getElementById("datamap"), {
+      name: "datamap",
+      onLasso: (indices) => this.select(indices),
+      onClick: (i) => this.ids && this.actions.focus(this.ids[i]),
+      hoverText: (i) => this.hoverText(i),
+      thumbURL: (i) => (this.ids && hasThumbs(this.store.state.info) ? thumbURL(this.store.state.run, this.ids[i]) : null),
+    });
     whenVisible(this.card, () => {
       this.visible = true;
       this.reload(this.store.state);
     });
-    store.on(["info"], (s) => this.visible && this.reload(s));
-    store.on(["selection", "theme"], (s) => this.table && this.draw(s));
+    store.on(["info"], (s) => {
+      this.colourSelect.value = fillColourSelect(this.colourSelect, s.info, s.pointColor);
+      if (this.visible) this.reload(s);
+    });
+    store.on(["pointColor"], (s) => {
+      if (this.colourSelect.value !== s.pointColor) this.colourSelect.value = fillColourSelect(this.colourSelect, s.info, s.pointColor);
+      if (this.visible) this.reload(s);
+    });
+    store.on(["selection"], (s) => this.highlight(s));
+  }
+
+  select(indices) {
+    if (!this.ids || !indices.length) return;
+    this.actions.setSelection(indices.map((i) => this.ids[i]));
+  }
+
+  hoverText(i) {
+    const s = this.store.state;
+    const id = this.ids[i];
+    const label = s.labels ? s.labels[id] : -1;
+    const lines = [`#${id} · ${label >= 0 ? s.classNames[label] ?? label : "?"}`,
+      `variability ${fmt(this.x[i])}`, `confidence ${fmt(this.y[i])}`];
+    if (this.colour?.kind === "continuous") lines.push(`${this.colour.title} ${fmt(this.colour.values[i])}`);
+    return lines;
   }
 
   reload(s) {
@@ -206,80 +239,39 @@ export class DataMapView extends View {
       this.showNote("The data map needs labels.");
       return;
     }
+    const colourKey = this.colourSelect.value || "label";
     this.load(
-      (signal, onProgress) => sampleTable(s.run, s.info, onProgress),
-      (table) => {
-        this.table = table;
-        this.draw(this.store.state);
+      async (signal, onProgress) => {
+        const n = s.info.n_samples;
+        const ids = Int32Array.from({ length: n }, (_, i) => i);
+        const [x, y, colour] = await Promise.all([
+          columnValues(s, "variability", null, { signal, onProgress }),
+          columnValues(s, "confidence", null, { signal }),
+          colourFor(s, colourKey, ids, { signal }),
+        ]);
+        return { ids, x, y, colour };
+      },
+      async ({ ids, x, y, colour }) => {
+        this.ids = ids;
+        this.x = x;
+        this.y = y;
+        this.colour = colour;
+        let hi = 0;
+        for (let i = 0; i < x.length; i++) if (Number.isFinite(x[i]) && x[i] > hi) hi = x[i];
+        await this.plot.draw({
+          x, y, colour,
+          domain: { x: [0, (hi || 0.5) * 1.04], y: [-0.02, 1.02] },
+          titles: { x: "variability", y: "confidence" },
+        });
+        this.highlight(this.store.state);
+        mark("datamapDrawn");
       },
     );
   }
 
-  draw(s) {
-    const { data, n } = this.table;
-    if (!data.variability || !data.confidence) {
-      this.showNote("The per-sample table has no cartography columns.");
-      return;
-    }
-    const ids = Array.from(data.id);
-    const big = n > 3000;
-    const base = {
-      type: big ? "scattergl" : "scatter",
-      mode: "markers",
-      x: Array.from(data.variability),
-      y: Array.from(data.confidence),
-      customdata: ids,
-      text: ids.map((id) => `#${id}`),
-      marker: {
-        size: big ? 4 : 6,
-        color: Array.from(data.correctness || []),
-        colorscale: "Viridis",
-        cmin: 0,
-        cmax: 1,
-        opacity: 0.75,
-        colorbar: { title: { text: "correctness", side: "right" }, thickness: 12, outlinewidth: 0 },
-      },
-      name: "samples",
-      hovertemplate: "%{text}<br>variability %{x:.3f}<br>confidence %{y:.3f}<br>correctness %{marker.color:.2f}<extra></extra>",
-      showlegend: false,
-    };
-    const traces = [base];
-    if (s.selection.length && s.selection.length < n) {
-      const sx = [];
-      const sy = [];
-      for (const id of s.selection) {
-        const r = indexOfSorted(data.id, id);
-        if (r < 0) continue;
-        sx.push(data.variability[r]);
-        sy.push(data.confidence[r]);
-      }
-      traces.push({
-        type: big ? "scattergl" : "scatter",
-        mode: "markers",
-        x: sx,
-        y: sy,
-        marker: { size: big ? 6 : 8, color: "rgba(0,0,0,0)", line: { width: 1.5, color: cssVar("--accent") } },
-        name: "selection",
-        hoverinfo: "skip",
-        showlegend: false,
-      });
-    }
-    const layout = baseLayout({
-      margin: { l: 52, r: 8, t: 8, b: 48 },
-      xaxis: { title: { text: "variability" }, rangemode: "tozero" },
-      yaxis: { title: { text: "confidence" }, range: [-0.02, 1.02] },
-      dragmode: "lasso",
-      hovermode: "closest",
-      uirevision: s.run,
-    });
-    Plotly.react(this.plot, traces, layout, PLOT_CONFIG);
-    if (!this.bound) {
-      this.bound = true;
-      this.plot.on("plotly_selected", (ev) => {
-        const points = ev?.points?.filter((p) => p.curveNumber === 0) || [];
-        if (!points.length) return;
-        this.actions.setSelection(points.map((p) => p.customdata));
-      });
-    }
+  highlight(s) {
+    if (!this.ids) return;
+    // Sample ids are the positions here (every sample is drawn, in id order).
+    this.plot.setHighlight(s.selection.length < this.ids.length ? s.selection : null);
   }
 }
