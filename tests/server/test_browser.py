@@ -889,3 +889,118 @@ def test_live_run_gains_snapshots(browse: Browse, root_server: Server) -> None:
     # The open sample stays open.
     assert browse.state("s.focus") == 3
     assert page.locator("#local-panels").get_attribute("data-id") == "3"
+
+
+# ---------------------------------------------------------------------------- 100,000 samples
+BIG_N, BIG_T = 100_000, 6
+
+
+@pytest.fixture(scope="session")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A 100,000-sample run (10 classes, 6 snapshots of logits that learn noisy labels)."""
+    from reprdynamics.storage.run import create_run
+
+    path = tmp_path_factory.mktemp("big") / "big"
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 10, size=BIG_N)
+    run = create_run(path, n_samples=BIG_N, labels=labels)
+    difficulty = rng.gamma(2.0, 1.0, size=BIG_N)
+    onehot = np.eye(10, dtype=np.float32)[labels]
+    for t in range(BIG_T):
+        progress = (t + 1) / BIG_T
+        logits = (4 * progress / difficulty)[:, None] * onehot + rng.normal(size=(BIG_N, 10))
+        run.append_snapshot({"logits": logits.astype(np.float32)}, epoch=t)
+    server = Server(path)
+    yield server
+    server.stop()
+
+
+def _column(server: Server, column: str) -> np.ndarray:
+    for _ in range(600):
+        with urllib.request.urlopen(
+            f"{server.origin}/api/runs/big/column.bin?column={column}&k=0", timeout=60
+        ) as response:
+            if response.status == 200:
+                return np.frombuffer(response.read(), dtype="<f4")
+        time.sleep(0.2)
+    raise TimeoutError(column)
+
+
+def _inside(px: np.ndarray, py: np.ndarray, polygon: list[float]) -> np.ndarray:
+    """Non-zero winding rule: which points lie inside the polygon ([[x, y], ...])."""
+    vertices = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    xs, ys = vertices[:, 0], vertices[:, 1]
+    winding = np.zeros(px.shape, dtype=np.int64)
+    for a in range(len(xs)):
+        b = a - 1  # the edge from vertex b to vertex a (b wraps to the last vertex)
+        x1, y1, x2, y2 = xs[a], ys[a], xs[b], ys[b]
+        side = (x2 - x1) * (py - y1) - (px - x1) * (y2 - y1)
+        winding += ((y1 <= py) & (y2 > py) & (side > 0)).astype(np.int64)
+        winding -= ((y1 > py) & (y2 <= py) & (side < 0)).astype(np.int64)
+    return winding != 0
+
+
+def test_hundred_thousand_samples_lasso_colour_and_animation(
+    browse: Browse, big_server: Server
+) -> None:
+    page = browse.open(big_server, "#run=big&kind=disagreement")
+    assert browse.state("s.selection.length") == BIG_N
+    page.locator("#cartography").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#cartography').dataset.state === 'ready'")
+    browse.idle()
+    var, conf = _column(big_server, "variability"), _column(big_server, "confidence")
+    drawn = page.evaluate("() => window.__rd.points('datamap')")
+    assert drawn["renderer"] == "webgl" and drawn["n"] == BIG_N
+    np.testing.assert_array_equal(np.asarray(drawn["x"], dtype=np.float32), var)
+    # A lasso by mouse over the middle of the map selects exactly the samples inside it.
+    page.locator('#datamap [data-mode="lasso"]').click()
+    lo, hi = float(np.quantile(var, 0.3)), float(np.quantile(var, 0.7))
+    shape = [(lo, 0.2), (hi, 0.3), (hi, 0.8), ((lo + hi) / 2, 0.9), (lo, 0.7)]
+    corner = "([x, y]) => window.__rd.views.datamap.plot.toClient(x, y)"
+    _drag(page, [tuple(page.evaluate(corner, list(v))) for v in [*shape, shape[0]]])
+    page.wait_for_function(f"() => window.__rd.state.selection.length < {BIG_N}")
+    browse.idle()
+    drawn = page.evaluate("() => window.__rd.points('datamap')")
+    (x0, x1), (y0, y1) = drawn["domain"]["x"], drawn["domain"]["y"]
+    # The points' places in the plot's [-1, 1] units, as the page computes them.
+    ndc_x = ((var.astype(np.float64) - x0) * (2 / (x1 - x0)) - 1).astype(np.float32)
+    ndc_y = ((conf.astype(np.float64) - y0) * (2 / (y1 - y0)) - 1).astype(np.float32)
+    inside = _inside(ndc_x.astype(np.float64), ndc_y.astype(np.float64), drawn["lasso"])
+    selected = np.asarray(browse.state("Array.from(s.selection)"))
+    assert selected.size > 1000
+    np.testing.assert_array_equal(selected, np.flatnonzero(inside))
+    assert drawn["highlighted"] == selected.size
+    # Colour by a column: the data map now shows correctness from the table.
+    page.select_option("#dm-color", "correctness")
+    page.wait_for_function("() => window.__rd.points('datamap').colour?.kind === 'continuous'")
+    np.testing.assert_array_equal(
+        np.asarray(page.evaluate("() => window.__rd.points('datamap').colour.values"), np.float32),
+        _column(big_server, "correctness"),
+    )
+    # The projection draws all 100,000 and plays through every snapshot.
+    page.locator("#projection").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#projection').dataset.state === 'ready'")
+    browse.idle()
+    assert page.evaluate("() => window.__rd.points('projection').n") == BIG_N
+    page.select_option("#proj-speed", "4")
+    seen = page.evaluate(
+        """async () => {
+            const card = document.querySelector('#projection');
+            const seen = new Set();
+            const obs = new MutationObserver(() => seen.add(card.dataset.t));
+            obs.observe(card, { attributes: true, attributeFilter: ['data-t'] });
+            await window.__rd.setProjection(0);
+            document.querySelector('#proj-play').click();
+            const last = String(window.__rd.views.projection.meta.snapshots.length - 1);
+            while (card.dataset.t !== last || window.__rd.views.projection.playing) {
+                await new Promise(r => setTimeout(r, 50));
+            }
+            obs.disconnect();
+            return [...seen].map(Number).sort((a, b) => a - b);
+        }"""
+    )
+    assert set(range(1, BIG_T)) <= set(seen)
+    # Trails for the first 200 of the lassoed samples, and the page says so.
+    assert page.evaluate("() => window.__rd.points('projection').trails") == 200
+    assert "first 200 of" in page.locator("#projection .status").inner_text()
+    browse.shot("big_datamap", selector="#cartography")

@@ -170,6 +170,9 @@ export class PointPlot {
     sp.subscribe("lassoStart", () => {
       this.lassoing = true;
     });
+    sp.subscribe("lassoEnd", ({ coordinates }) => {
+      this.lastLasso = Array.from(coordinates || []); // flat [x, y, ...] in [-1, 1] units
+    });
     sp.subscribe("select", ({ points }) => {
       if (this.silent) return;
       const lasso = this.lassoing;
@@ -279,9 +282,15 @@ export class PointPlot {
       options.transitionDuration = transition;
       options.preventFilterReset = !hidden;
     }
+    // The library takes one draw at a time: let a move in progress arrive first.
+    if (this.pending) await this.pending.catch(() => {});
     this.silent = true;
     try {
       const drawn = this.sp.draw({ x: nx, y: ny, valueA: value }, options);
+      this.pending = drawn;
+      drawn.then(() => {
+        if (this.pending === drawn) this.pending = null;
+      }, () => {});
       if (options.transition) {
         // Moving points: done for the caller at the first frame of the move; the
         // highlight and overlay follow when the points arrive.
@@ -395,6 +404,8 @@ export class PointPlot {
       legend,
       highlighted: this.highlight ? this.highlight.length : 0,
       trails: this.trails.length,
+      domain: this.domain,
+      lasso: this.lastLasso || null,
       pointSize: pointSize(this.n),
       titles: { ...this.titles },
       view: this.view(),

@@ -241,7 +241,13 @@ export class ProjectionView extends View {
         return;
       }
       const began = performance.now();
-      await this.show(this.t + 1);
+      try {
+        await this.show(this.t + 1);
+      } catch (err) {
+        this.stop();
+        this.showError(err);
+        return;
+      }
       const wait = Math.max(0, this.stepMs() - (performance.now() - began));
       this.timer = setTimeout(step, wait);
     };

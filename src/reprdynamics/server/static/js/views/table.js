@@ -76,14 +76,30 @@ export class TableView extends View {
 
   reload(s) {
     if (!s.info) return;
+    const neighbours = this.withNeighbours === s.run;
     this.load(
-      (signal, onProgress) => sampleTable(s.run, s.info, onProgress),
+      (signal, onProgress) => sampleTable(s.run, s.info, onProgress, { neighbours }),
       (table) => {
         this.table = table;
         this.store.set({ table });
         this.renderHead();
         this.apply();
+        if (!table.k && s.info.n_samples > 1) this.offerNeighbours(s);
       },
+    );
+  }
+
+  /** A big run's table comes without neighbour stability; say so, with a button to add it. */
+  offerNeighbours(s) {
+    const button = el("button", { type: "button", id: "table-neighbours" }, "add neighbour stability");
+    button.addEventListener("click", () => {
+      this.withNeighbours = s.run;
+      this.reload(this.store.state);
+    });
+    this.status.className = "status note";
+    this.status.replaceChildren(
+      `Without neighbour stability (k = 10) for ${int(s.info.n_samples)} samples: it needs a neighbour search of every snapshot. `,
+      button,
     );
   }
 
