@@ -2,7 +2,25 @@
 
 Usage::
 
-    python benchmarks/bench_dashboard.py [--quick] [--clicks 10] [--images]
+    python benchmarks/bench_dashboard.py [--quick]            # the point views (issue 9)
+    python benchmarks/bench_dashboard.py --heatmap [--clicks 10] [--images]
+
+**Point views** (the default): the bundled sample (N = 1,797, real images) and synthetic
+runs of N = 100,000 (T = 20) and N = 1,000,000 (T = 20), D = 10 logits, opened with the
+cheap ``disagreement`` heat map so the figures are the point views' own:
+
+* **click → scatter**: a heat-map cell never picked before until the a/b scatter is
+  redrawn (the first frame of its points moving), WebGL against the Plotly markers of
+  earlier releases (``forcePlotly``), interleaved, medians; targets 50 ms at 1,797 and
+  100 ms at 100,000.
+* **bytes before the first point view** (N = 100,000): the API bytes the page received
+  before the scatter was drawn, against 8 bytes × N per snapshot shown (a and b).
+* **projection step** (N = 1,000,000): one animated step to the next snapshot (fetched
+  ahead), the frames per second while playing, and the page's JS heap with all T
+  snapshots loaded (target 1 GB). SwiftShader renders WebGL on the CPU here: a real GPU
+  is much faster, so the ratio to Plotly is printed beside the absolute times.
+
+**Heat map** (``--heatmap``, the release-1 benchmark):
 
 For synthetic runs of N = 1,000, 10,000 and 50,000 samples (T = 30 snapshots, D = 10
 logits, labels; no images unless ``--images``), each served by the app in a background
@@ -183,6 +201,232 @@ def measure(playwright: Any, url: str, *, clicks: int, select: int | None = None
     return result
 
 
+# ---------------------------------------------------------------------------- point views
+TARGET_CLICK_SMALL_MS = 50.0
+TARGET_CLICK_BIG_MS = 100.0
+TARGET_STEP_MS = 100.0
+TARGET_HEAP_BYTES = 2**30
+POINTS_T = 20
+
+CLICK_POINTS = """async ([i, j]) => {
+    const rd = window.__rd;
+    const fp = rd.state.fp;
+    const want = `${fp.snapshots[i]},${fp.snapshots[j]}`;
+    const card = document.getElementById('scatter-card');
+    const t0 = performance.now();
+    rd.pickCell(i, j);
+    while (!(card.dataset.pair === want && card.dataset.state === 'ready'
+             && rd.marks.scatterDrawn > t0)) {
+        if (card.dataset.state === 'error') {
+            throw new Error(card.querySelector('.status').textContent);
+        }
+        await new Promise(r => setTimeout(r, 0));
+    }
+    return rd.marks.scatterDrawn - t0;
+}"""
+
+API_BYTES_BEFORE = """(mark) => {
+    const until = window.__rd.marks[mark];
+    let bytes = 0;
+    const seen = [];
+    for (const e of performance.getEntriesByType('resource')) {
+        if (!e.name.includes('/api/') || e.responseEnd > until) continue;
+        bytes += e.encodedBodySize;
+        seen.push([new URL(e.name).pathname.split('/').pop(), e.encodedBodySize]);
+    }
+    return [bytes, seen];
+}"""
+
+PROJECTION_STEPS = """async () => {
+    const view = window.__rd.views.projection;
+    const T = view.meta.snapshots.length;
+    await view.show(0, { move: false });
+    const steps = [];
+    for (let t = 1; t < T; t++) {
+        await view.frame(window.__rd.state, t);  // fetched ahead, as while playing
+        const t0 = performance.now();
+        await view.show(t, { move: true, duration: 1 });
+        await view.plot.pending;
+        steps.push(performance.now() - t0);
+    }
+    return { steps, heap: performance.memory ? performance.memory.usedJSHeapSize : null };
+}"""
+
+PLAY_FPS = """async () => {
+    const view = window.__rd.views.projection;
+    let frames = 0;
+    const count = () => frames++;
+    view.plot.sp.subscribe('drawing', count);
+    await view.show(0, { move: false });
+    const t0 = performance.now();
+    await view.show(1, { move: true, duration: 1500 });
+    await view.plot.pending;
+    const ms = performance.now() - t0;
+    view.plot.sp.unsubscribe('drawing', count);
+    return frames / (ms / 1000);
+}"""
+
+
+def make_points_run(path: Path, n: int, *, snapshots: int = POINTS_T, seed: int = 0) -> Path:
+    """Like make_run, T snapshots, written in blocks so a million samples stay light."""
+    from reprdynamics.storage.run import create_run
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, D, size=n)
+    run = create_run(path, n_samples=n, labels=labels)
+    difficulty = rng.gamma(2.0, 1.0, size=n).astype(np.float32)
+    for t in range(snapshots):
+        progress = np.float32((t + 1) / snapshots)
+        logits = rng.standard_normal(size=(n, D), dtype=np.float32)
+        logits[np.arange(n), labels] += 4 * progress / difficulty
+        run.append_snapshot({"logits": logits}, epoch=t)
+    return path
+
+
+def _open_points(playwright: Any, url: str, hash_: str) -> tuple[Any, Any]:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--enable-precise-memory-info"]
+    )
+    page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    page.set_default_timeout(900_000)
+    page.goto(url + hash_)
+    page.wait_for_function(
+        "() => window.__rd && window.__rd.state.fp && window.__rd.marks.scatterDrawn"
+    )
+    settle(page)
+    return browser, page
+
+
+def _clicks(page: Any, clicks: int) -> dict[str, list[float]]:
+    """Interleaved clicks: WebGL, then the Plotly markers, on new pairs each time."""
+    m = page.evaluate("() => window.__rd.state.fp.snapshots.length")
+    out: dict[str, list[float]] = {"webgl": [], "plotly": []}
+    pairs = [(i, j) for i in range(1, m - 1) for j in range(i + 1, m)]
+    for c in range(clicks):
+        for renderer in ("webgl", "plotly"):
+            page.evaluate(
+                "flag => { window.__rd.views.scatter.forcePlotly = flag; }", renderer == "plotly"
+            )
+            i, j = pairs[(2 * c + (renderer == "plotly")) % len(pairs)]
+            page.wait_for_timeout(300)
+            out[renderer].append(page.evaluate(CLICK_POINTS, [i, j]))
+            settle(page)
+    page.evaluate("() => { window.__rd.views.scatter.forcePlotly = false; }")
+    return out
+
+
+def bench_points(quick: bool, clicks: int) -> int:
+    from playwright.sync_api import sync_playwright
+
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    sizes = [100_000] if quick else [100_000, 1_000_000]
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        # The bundled sample: real images, N = 1,797.
+        server = Server(None)  # type: ignore[arg-type]
+        try:
+            browser, page = _open_points(p, server.url, "#kind=disagreement")
+            r = _clicks(page, clicks)
+            browser.close()
+        finally:
+            server.stop()
+        web, plo = statistics.median(r["webgl"]), statistics.median(r["plotly"])
+        rows.append(
+            (
+                "click -> scatter, N = 1,797 (sample)",
+                f"{web:.0f} ms",
+                f"{plo:.0f} ms (Plotly)",
+                f"{web / plo:.2f}x",
+                f"<= {TARGET_CLICK_SMALL_MS:.0f} ms",
+                _verdict(web <= TARGET_CLICK_SMALL_MS),
+            )
+        )
+        for n in sizes:
+            start = time.perf_counter()
+            path = make_points_run(Path(tmp) / f"points{n}", n)
+            print(
+                f"wrote N = {n:,} x T = {POINTS_T} in {time.perf_counter() - start:.1f} s",
+                file=sys.stderr,
+            )
+            server = Server(path)
+            try:
+                browser, page = _open_points(p, server.url, "#kind=disagreement")
+                bytes_, seen = page.evaluate(API_BYTES_BEFORE, "scatterDrawn")
+                budget = 8 * n * 2
+                if n == 100_000:
+                    rows.append(
+                        (
+                            f"API bytes before the first point view, N = {n:,}",
+                            f"{bytes_ / 1e6:.2f} MB",
+                            f"{budget / 1e6:.2f} MB (8 B x N x 2 snapshots)",
+                            f"{bytes_ / budget:.2f}x",
+                            "<= 1.00x",
+                            _verdict(bytes_ <= budget),
+                        )
+                    )
+                    print(f"  requests before the scatter: {seen}", file=sys.stderr)
+                r = _clicks(page, max(3, clicks // 2))
+                web, plo = statistics.median(r["webgl"]), statistics.median(r["plotly"])
+                rows.append(
+                    (
+                        f"click -> scatter, N = {n:,}",
+                        f"{web:.0f} ms",
+                        f"{plo:.0f} ms (Plotly)",
+                        f"{web / plo:.2f}x",
+                        f"<= {TARGET_CLICK_BIG_MS:.0f} ms",
+                        _verdict(web <= TARGET_CLICK_BIG_MS) if n == 100_000 else "report",
+                    )
+                )
+                page.locator("#projection").scroll_into_view_if_needed()
+                page.wait_for_function(
+                    "() => document.querySelector('#projection').dataset.state === 'ready'"
+                )
+                settle(page)
+                res = page.evaluate(PROJECTION_STEPS)
+                fps = page.evaluate(PLAY_FPS)
+                step = statistics.median(res["steps"])
+                rows.append(
+                    (
+                        f"projection step, N = {n:,}",
+                        f"{step:.0f} ms",
+                        f"{fps:.1f} frames/s while moving",
+                        "-",
+                        f"<= {TARGET_STEP_MS:.0f} ms" if n == 1_000_000 else "report",
+                        _verdict(step <= TARGET_STEP_MS) if n == 1_000_000 else "report",
+                    )
+                )
+                heap = res["heap"]
+                if heap is not None:
+                    rows.append(
+                        (
+                            f"JS heap, N = {n:,} x T = {POINTS_T} (all frames loaded)",
+                            f"{heap / 2**20:.0f} MiB",
+                            "-",
+                            "-",
+                            "<= 1 GiB" if n == 1_000_000 else "report",
+                            _verdict(heap <= TARGET_HEAP_BYTES) if n == 1_000_000 else "report",
+                        )
+                    )
+                browser.close()
+            finally:
+                server.stop()
+    _print_rows(("measure", "figure", "baseline", "ratio", "target", "verdict"), rows)
+    return 0
+
+
+def _verdict(met: bool) -> str:
+    return "PASS" if met else "MISS"
+
+
+def _print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -190,7 +434,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="N = 1,000 and 10,000, 5 clicks")
     parser.add_argument("--clicks", type=int, default=None, help="clicks per run (default 10)")
     parser.add_argument("--images", action="store_true", help="record 8x8 images (thumbnails)")
+    parser.add_argument("--heatmap", action="store_true", help="the release-1 heat-map benchmark")
     args = parser.parse_args(argv)
+    if not args.heatmap:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(
+            f"# point views — {platform.platform()}, {os.cpu_count()} CPUs, load average "
+            f"{load:.1f} at start; Chromium headless (SwiftShader WebGL)"
+        )
+        return bench_points(args.quick, args.clicks or (4 if args.quick else 8))
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 50_000]
     clicks = args.clicks or (5 if args.quick else 10)
 

@@ -357,8 +357,13 @@ def _binary_response(request: Request, etag: str, answer: binary.Binary) -> Resp
 
 
 def _not_modified(request: Request, etag: str) -> Response | None:
-    tags = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
-    if etag in tags or "*" in tags:
+    """304 when the client holds this tag (weak comparison, as RFC 9110 asks of
+    If-None-Match). ``*`` is not honoured: it could pass a request whose parameters are
+    only checked when the answer is rendered."""
+    tags = [
+        t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")
+    ]
+    if etag in tags:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return None
 

@@ -130,7 +130,8 @@ export class ScatterView extends View {
             this.noThumbs.add(s.run);
           }
         }
-        const webgl = !thumbs && !asText;
+        // `forcePlotly`: the Plotly markers of earlier releases (the benchmark's baseline).
+        const webgl = !thumbs && !asText && !this.forcePlotly;
         return { s: { ...s }, measure, colorBy, xa, yb, ca, cb, column, thumbs, webgl, ids: xa.ids };
       },
       async (data) => {
@@ -327,10 +328,14 @@ export class ScatterView extends View {
     }));
     legend.sort((p, q) => String(p.name).localeCompare(String(q.name), undefined, { numeric: true }));
 
-    const finite = (arr) => arr.filter(Number.isFinite);
-    const all = finite(x.concat(y));
-    let lo = all.length ? Math.min(...all) : 0;
-    let hi = all.length ? Math.max(...all) : 1;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of x.concat(y)) {
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
     if (measure === "entropy") lo = Math.min(lo, 0);
     const pad = (hi - lo || 1) * 0.06;
     const range = [lo - pad, hi + pad];
