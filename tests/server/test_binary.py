@@ -234,11 +234,15 @@ def test_etag_gives_304_and_changes_with_the_run(tmp_path: Path) -> None:
     )
     for url, (etag, content) in before.items():
         stale = client.get(url, headers={"If-None-Match": etag})
+        if "snapshot=0" in url and "measure" in url:
+            # A measure of an old snapshot does not change when the run grows: the
+            # browser keeps its copy (304), and the data are indeed the same.
+            assert stale.status_code == 304, url
+            assert answer(client, url).content == content
+            continue
         assert stale.status_code in (200, 202), (url, stale.status_code)
         now = answer(client, url)
         assert now.headers["etag"] != etag, url
-        if "snapshot=0" in url and "measure" in url:
-            assert now.content == content  # same data, a new state: a new tag all the same
         assert client.get(url, headers={"If-None-Match": now.headers["etag"]}).status_code == 304
     last = client.get("/api/runs/live/measure.bin?name=margin")
     assert last.headers["x-snapshot"] == str(T)

@@ -871,24 +871,72 @@ def test_large_run_default_selection_and_long_selection(
     assert "1,500 of 3,000" in page.locator("#selection-summary").inner_text()
 
 
-def test_live_run_gains_snapshots(browse: Browse, root_server: Server) -> None:
+def test_live_run_gains_snapshots_by_itself(browse: Browse, root_server: Server) -> None:
     page = browse.open(root_server, "#run=live&focus=3")
     assert browse.state("s.fp.snapshots.length") == 2  # transitions 0→1, 1→2
+    b_before = browse.state("s.b")
     run = rd.open_run(Path(root_server.get("/api/runs")["root"]) / "live", mode="r+")
     rng = np.random.default_rng(5)
-    run.append_snapshot(
-        {"logits": rng.normal(size=(40, 2)), "hidden": rng.normal(size=(40, 6))}, epoch=3
-    )
-    page.locator("#overview-refresh").click()
-    page.wait_for_function(
-        "() => window.__rd.state.fp && window.__rd.state.fp.snapshots.length === 3"
-    )
-    browse.idle()
-    assert page.locator('#facts dd[data-fact="snapshots"]').inner_text() == "4"
-    assert page.locator("#snap-b option").count() == 4
-    # The open sample stays open.
+    for epoch, transitions in ((3, 3), (4, 4)):
+        appended = time.monotonic()
+        run.append_snapshot(
+            {"logits": rng.normal(size=(40, 2)), "hidden": rng.normal(size=(40, 6))}, epoch=epoch
+        )
+        # No click: the page notices the new snapshot by itself, within 5 s.
+        page.wait_for_function(
+            f"() => window.__rd.state.fp?.snapshots.length === {transitions}", timeout=15_000
+        )
+        assert time.monotonic() - appended < 5.0 + 2.0  # the poll, plus the fingerprint
+        browse.idle()
+        badge = page.locator("#live-badge")
+        assert badge.is_visible()
+        assert badge.inner_text().startswith(f"recording — snapshot {epoch} (epoch {epoch})")
+    assert page.locator('#facts dd[data-fact="snapshots"]').inner_text() == "5"
+    assert page.locator("#snap-b option").count() == 5
+    # b followed the newest snapshot; the open sample stays open.
+    assert b_before == 2 and browse.state("s.b") == 4
     assert browse.state("s.focus") == 3
     assert page.locator("#local-panels").get_attribute("data-id") == "3"
+    # The scatter shows the new pair's measures.
+    measure = root_server.get("/api/runs/live/measure", name="entropy", snapshot=4)
+    np.testing.assert_allclose(
+        page.evaluate("() => Array.from(window.__rd.views.scatter.last.yb.values)"),
+        decode(measure["values"]),
+        rtol=1e-6,
+    )
+
+
+def test_find_a_sample_and_export_the_selection(browse: Browse, sample_server: Server) -> None:
+    page = browse.open(sample_server)
+    # An id: the local view opens it.
+    page.fill("#find-sample", "#42")
+    page.press("#find-sample", "Enter")
+    page.wait_for_function("() => window.__rd.state.focus === 42")
+    browse.idle()
+    assert page.locator("#local-panels").get_attribute("data-id") == "42"
+    # A class name: its samples become the selection.
+    page.fill("#find-sample", "class 7")
+    page.press("#find-sample", "Enter")
+    labels = decode(sample_server.get("/api/runs/sample_run/labels")["labels"])
+    expected = np.flatnonzero(labels == 7).tolist()
+    page.wait_for_function(f"() => window.__rd.state.selection.length === {len(expected)}")
+    assert browse.state("Array.from(s.selection)") == expected
+    # Nothing found: the box says so and nothing changes.
+    page.fill("#find-sample", "no such thing")
+    page.press("#find-sample", "Enter")
+    assert "miss" in page.locator("#find-sample").get_attribute("class")
+    assert browse.state("s.selection.length") == len(expected)
+    # The selection's ids download as JSON and as CSV.
+    with page.expect_download() as info:
+        page.click("#sel-json")
+    body = json.loads(Path(info.value.path()).read_text())
+    assert body["ids"] == expected and body["run"] == "sample_run" and body["n_samples"] == 1797
+    with page.expect_download() as info:
+        page.click("#sel-csv")
+    lines = Path(info.value.path()).read_text().splitlines()
+    assert lines[0] == "id,label,class_name" and len(lines) == len(expected) + 1
+    assert [int(line.split(",")[0]) for line in lines[1:]] == expected
+    assert {line.split(",")[1] for line in lines[1:]} == {"7"}
 
 
 # ---------------------------------------------------------------------------- 100,000 samples

@@ -11,9 +11,10 @@ wire as little-endian typed arrays (``application/octet-stream``) instead of JSO
 Values are in the order of the selection's sorted ids (every sample when ``samples`` is
 absent), so no ids travel. Headers describe the array: ``X-Dtype``, ``X-Shape``, and for
 uint16 ``X-Scale`` / ``X-Offset`` (per axis, ``value = offset + scale * q``; ``q = 65535``
-is NaN). The ``ETag`` is a hash of the endpoint, the run's state and the parameters: a
-request with a matching ``If-None-Match`` is answered 304 before anything is read, and a
-new snapshot (a new state) changes every tag. See ``docs/http_api.md``.
+is NaN). The ``ETag`` is a hash of the endpoint, the parameters and what the answer depends
+on: the run's state, or for ``measure.bin`` only its own snapshot. A request with a
+matching ``If-None-Match`` is answered 304 before anything is read; a new snapshot changes
+the tags of everything it can change. See ``docs/http_api.md``.
 """
 
 from __future__ import annotations
@@ -78,10 +79,20 @@ class BinaryRequest:
     render: Callable[[Any], Binary] | None = None
 
 
-def _etag(endpoint: str, run: Run, spec: dict[str, Any]) -> str:
-    key = impl._key(endpoint, run, spec)
+def _etag(endpoint: str, run: Run, spec: dict[str, Any], state: str | None = None) -> str:
+    """A tag of the answer: the endpoint, the parameters and ``state`` (the run's state
+    token unless the answer depends on less)."""
+    endpoint_, location, run_state, blob = impl._key(endpoint, run, spec)
+    key = (endpoint_, location, run_state if state is None else state, blob)
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
     return f'"{digest}"'
+
+
+def _snapshot_state(run: Run, t: int) -> str:
+    """What a measure of snapshot t depends on: the run (its creation, so its labels) and
+    whether that snapshot is complete. Later snapshots do not change it, so the browser
+    keeps its copy while a live run grows."""
+    return f"{run.created}|snapshot {t}|complete {bool(run.complete[t])}"
 
 
 def quantise(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -126,7 +137,7 @@ def measure_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryRequest:
             {"X-Snapshot": str(t), "X-Measure": measure},
         )
 
-    return BinaryRequest(_etag("measure.bin", run, spec), produce=produce)
+    return BinaryRequest(_etag("measure.bin", run, spec, _snapshot_state(run, t)), produce=produce)
 
 
 def projection_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryRequest:

@@ -78,6 +78,76 @@ function describeSelection(state) {
   node.dataset.count = String(n);
 }
 
+// --------------------------------------------------------------------- find, export
+/**
+ * What the find box means: a sample id ("42", "#42"), a class ("class 7", "label cat", or
+ * a class name that is not a number: "cat"), or nothing.
+ */
+export function parseFind(text, info, classNames) {
+  const t = text.trim();
+  if (!t) return null;
+  const id = /^#?(\d+)$/.exec(t);
+  if (id) return +id[1] < info.n_samples ? { id: +id[1] } : null;
+  const named = /^(?:class|label)\s*[:=]?\s*(.+)$/i.exec(t);
+  const name = (named ? named[1] : t).trim().toLowerCase();
+  const c = classNames.findIndex((n) => String(n).toLowerCase() === name);
+  return c >= 0 ? { cls: c } : null;
+}
+
+function download(name, text, type) {
+  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  document.body.append(link);
+  link.click();
+  setTimeout(() => {
+    URL.revokeObjectURL(link.href);
+    link.remove();
+  }, 1000);
+}
+
+function bindSelectionTools(views) {
+  const ids = () => Array.from(store.get("selection"));
+  const base = () => `${String(store.get("run") || "run").replace(/[^A-Za-z0-9._-]/g, "_")}-selection`;
+  document.getElementById("sel-copy").addEventListener("click", async (e) => {
+    const text = ids().join(",");
+    try {
+      await navigator.clipboard.writeText(text);
+      e.target.textContent = "copied";
+    } catch {
+      download(`${base()}.txt`, text, "text/plain"); // no clipboard (insecure context)
+    }
+    setTimeout(() => (e.target.textContent = "copy ids"), 1200);
+  });
+  document.getElementById("sel-csv").addEventListener("click", () => {
+    const labels = store.get("labels");
+    const names = store.get("classNames");
+    const rows = ids().map((id) => {
+      const l = labels ? labels[id] : -1;
+      return `${id},${l >= 0 ? l : ""},${l >= 0 ? JSON.stringify(String(names[l] ?? l)) : ""}`;
+    });
+    download(`${base()}.csv`, `id,label,class_name\n${rows.join("\n")}\n`, "text/csv");
+  });
+  document.getElementById("sel-json").addEventListener("click", () => {
+    const body = { run: store.get("run"), n_samples: store.get("info")?.n_samples, ids: ids() };
+    download(`${base()}.json`, JSON.stringify(body), "application/json");
+  });
+  const box = document.getElementById("find-sample");
+  document.getElementById("find-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const s = store.state;
+    if (!s.info) return;
+    const found = parseFind(box.value, s.info, s.classNames);
+    box.classList.toggle("miss", !found);
+    box.title = found ? "" : `No sample id in [0, ${s.info.n_samples - 1}] or class named "${box.value}"`;
+    if (!found) return;
+    if (found.id !== undefined) {
+      store.set({ focus: found.id });
+      document.getElementById("local").scrollIntoView({ behavior: "smooth", block: "nearest" });
+    } else {
+      views.picker.selectClass(found.cls);
+    }
+  });
+}
+
 // --------------------------------------------------------------------- runs
 /** Fetch a run's overview and labels: {name, info, labels} or throws. */
 async function fetchRun(name) {
@@ -242,6 +312,7 @@ async function main() {
     document.getElementById(id).addEventListener("change", (e) => store.set({ [key]: +e.target.value }));
   }
   store.on(["info", "selection"], describeSelection);
+  bindSelectionTools(views);
 
   const syncHash = debounce((s) => {
     const sel = s.selectionIsDefault ? "" : encodeSelection(s.selection);

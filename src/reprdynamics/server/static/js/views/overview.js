@@ -6,6 +6,11 @@ import { el, int, fmt, baseLayout, PLOT_CONFIG, cssVar } from "../util.js";
 
 const PROBABILITY_LIKE = /acc|precision|recall|f1|auc/i;
 
+/** How often the open run is re-read (ms): new snapshots appear within this. */
+export const POLL_MS = 3000;
+/** A run whose last snapshot is this recent (s) is shown as being recorded. */
+const LIVE_RECENT_S = 300;
+
 export class OverviewView extends View {
   constructor(store, actions) {
     super("overview");
@@ -17,8 +22,33 @@ export class OverviewView extends View {
     // a and b only move the markers (a cheap relayout, so the scatter redraws first).
     store.on(["a", "b"], (s) => this.plot.layout && Plotly.relayout(this.plot, { shapes: this.marks(s) }));
     document.getElementById("overview-refresh").addEventListener("click", () => this.refresh());
-    // A run being recorded grows: re-read its overview now and then.
-    this.timer = setInterval(() => this.refresh(true), 15000);
+    // A run being recorded grows: re-read its overview every few seconds (while the page
+    // is shown), so new snapshots appear by themselves.
+    this.badge = document.getElementById("live-badge");
+    this.timer = setInterval(() => document.hidden || this.refresh(true), POLL_MS);
+    store.on(["info"], (s) => this.showLive(s));
+  }
+
+  /** "recording — snapshot t" while the run grows (or wrote a snapshot lately). */
+  showLive(s) {
+    const info = s.info;
+    const times = (info?.wall_times || []).filter(Number.isFinite);
+    const last = times.length ? times[times.length - 1] : null;
+    const ago = last === null ? Infinity : Date.now() / 1000 - last;
+    const grew = this.grownRun === s.run;
+    if (!info || (!grew && !(ago < LIVE_RECENT_S))) {
+      this.badge.hidden = true;
+      this.badge.classList.remove("live");
+      return;
+    }
+    const t = info.n_snapshots - 1;
+    const epoch = info.epochs?.[t];
+    const when = Number.isFinite(ago) ? `, ${ago < 90 ? `${Math.max(0, Math.round(ago))} s` : `${Math.round(ago / 60)} min`} ago` : "";
+    const recording = ago < LIVE_RECENT_S;
+    this.badge.hidden = false;
+    this.badge.classList.toggle("live", recording);
+    this.badge.textContent = `${recording ? "recording" : "recorded"} — snapshot ${t}${epoch === null || epoch === undefined ? "" : ` (epoch ${epoch})`}${when}`;
+    this.badge.dataset.snapshots = String(info.n_snapshots);
   }
 
   async refresh(quiet = false) {
@@ -26,8 +56,17 @@ export class OverviewView extends View {
     if (!s.run) return;
     const work = (signal) => getJSON(runPath(s.run), {}, { signal });
     const apply = (info) => {
-      if (info.n_snapshots !== s.info?.n_snapshots || info.n_complete !== s.info?.n_complete) {
-        this.store.set({ info });
+      const now = this.store.state;
+      if (now.run !== s.run) return; // another run opened meanwhile
+      if (info.n_snapshots !== now.info?.n_snapshots || info.n_complete !== now.info?.n_complete) {
+        // Following the newest snapshot: b moves on with the run.
+        const last = (i) => (i?.complete || []).lastIndexOf(true);
+        const patch = { info };
+        if (now.b === last(now.info) && last(info) > now.b) patch.b = last(info);
+        this.grownRun = s.run;
+        this.store.set(patch);
+      } else {
+        this.showLive({ ...now, info: { ...now.info, wall_times: info.wall_times } });
       }
     };
     if (quiet) {
