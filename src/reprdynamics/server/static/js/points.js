@@ -7,7 +7,7 @@
 // thumbnail, trails, and a plain canvas drawing with a notice where WebGL is unavailable.
 // Positions are given in data units; the plot maps its fixed domain to WebGL's [-1, 1].
 
-import createScatterplot from "../vendor/regl-scatterplot.js";
+import createScatterplot, { createRenderer } from "../vendor/regl-scatterplot.js";
 import { el, fmt, int, cssVar } from "./util.js";
 
 /** Record when something was drawn, for the benchmark and the tests (window.__rd.marks). */
@@ -140,7 +140,13 @@ export class PointPlot {
     try {
       const probe = document.createElement("canvas").getContext("webgl");
       if (!probe) throw new Error("no WebGL context");
+      // A renderer of the plot's own size: the library's default renders the whole
+      // window into a float framebuffer and copies out the plot's part every frame,
+      // which costs several times more (measured 2-3x per frame with software WebGL).
+      this.renderer_ = createRenderer({ canvas: document.createElement("canvas") });
+      this.renderer_.resize(width, height);
       sp = createScatterplot({
+        renderer: this.renderer_,
         canvas: this.canvas,
         width,
         height,
@@ -210,7 +216,11 @@ export class PointPlot {
   resize() {
     const { width, height } = this.size();
     Object.assign(this.canvas.style, { width: `${width}px`, height: `${height}px` });
-    if (this.sp) this.sp.set({ width, height });
+    if (this.sp) {
+      this.renderer_.resize(width, height);
+      this.renderer_.refresh();
+      this.sp.set({ width, height });
+    }
     this.drawOverlay();
     if (!this.sp) this.drawCanvasFallback();
   }
@@ -634,6 +644,7 @@ export class PointPlot {
   destroy() {
     this.resizeObserver.disconnect();
     this.sp?.destroy();
+    this.renderer_?.destroy();
   }
 }
 
