@@ -242,13 +242,18 @@ PROJECTION_STEPS = """async () => {
     const T = view.meta.snapshots.length;
     await view.show(0, { move: false });
     const steps = [];
+    view.playing = true;  // as while playing: frames fetched ahead, the search index kept
     for (let t = 1; t < T; t++) {
-        await view.frame(window.__rd.state, t);  // fetched ahead, as while playing
+        await view.frame(window.__rd.state, t);
         const t0 = performance.now();
         await view.show(t, { move: true, duration: 1 });
         await view.plot.pending;
         steps.push(performance.now() - t0);
     }
+    view.stop();
+    await view.plot.pending;
+    await new Promise(r => setTimeout(r, 1000));
+    if (window.gc) window.gc();  // what the page holds, not garbage not yet collected
     return { steps, heap: performance.memory ? performance.memory.usedJSHeapSize : null };
 }"""
 
@@ -285,7 +290,8 @@ def make_points_run(path: Path, n: int, *, snapshots: int = POINTS_T, seed: int 
 
 def _open_points(playwright: Any, url: str, hash_: str) -> tuple[Any, Any]:
     browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--enable-precise-memory-info"]
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, "--enable-precise-memory-info", "--js-flags=--expose-gc"],
     )
     page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
     page.set_default_timeout(900_000)
@@ -315,11 +321,11 @@ def _clicks(page: Any, clicks: int) -> dict[str, list[float]]:
     return out
 
 
-def bench_points(quick: bool, clicks: int) -> int:
+def bench_points(quick: bool, clicks: int, sizes: list[int] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     rows: list[tuple[str, str, str, str, str, str]] = []
-    sizes = [100_000] if quick else [100_000, 1_000_000]
+    sizes = sizes or ([100_000] if quick else [100_000, 1_000_000])
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         # The bundled sample: real images, N = 1,797.
         server = Server(None)  # type: ignore[arg-type]
@@ -435,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clicks", type=int, default=None, help="clicks per run (default 10)")
     parser.add_argument("--images", action="store_true", help="record 8x8 images (thumbnails)")
     parser.add_argument("--heatmap", action="store_true", help="the release-1 heat-map benchmark")
+    parser.add_argument(
+        "--sizes", default=None, help="point views: run sizes, e.g. 1000000 (default 1e5,1e6)"
+    )
     args = parser.parse_args(argv)
     if not args.heatmap:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -442,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             f"# point views — {platform.platform()}, {os.cpu_count()} CPUs, load average "
             f"{load:.1f} at start; Chromium headless (SwiftShader WebGL)"
         )
-        return bench_points(args.quick, args.clicks or (4 if args.quick else 8))
+        sizes = [int(float(v)) for v in args.sizes.split(",")] if args.sizes else None
+        return bench_points(args.quick, args.clicks or (4 if args.quick else 8), sizes)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 50_000]
     clicks = args.clicks or (5 if args.quick else 10)
 

@@ -11,7 +11,8 @@ wire as little-endian typed arrays (``application/octet-stream``) instead of JSO
 Values are in the order of the selection's sorted ids (every sample when ``samples`` is
 absent), so no ids travel. Headers describe the array: ``X-Dtype``, ``X-Shape``, and for
 uint16 ``X-Scale`` / ``X-Offset`` (per axis, ``value = offset + scale * q``; ``q = 65535``
-is NaN). The ``ETag`` is a hash of the endpoint, the parameters and what the answer depends
+is NaN); ``projection.bin`` also sends ``X-Run-State``, so frames of two states are
+never shown together. The ``ETag`` is a hash of the endpoint, the parameters and what the answer depends
 on: the run's state, or for ``measure.bin`` only its own snapshot. A request with a
 matching ``If-None-Match`` is answered 304 before anything is read; a new snapshot changes
 the tags of everything it can change. See ``docs/http_api.md``.
@@ -147,6 +148,8 @@ def projection_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryReque
     encoding = params.choice("encoding", ("uint16", "float32"), "uint16")
     snapshot = params.integer("snapshot", None, low=0)
     spec = {"projection": computation.key, "encoding": encoding, "snapshot": snapshot}
+    # Frames of one projection share one fit: the client checks they come from one state.
+    state = run.state_token()
 
     def render(result: api.ProjectionOverTime) -> Binary:
         snapshots = [int(t) for t in result.snapshots]
@@ -158,6 +161,7 @@ def projection_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryReque
         pos = snapshots.index(t)
         coords = np.asarray(result.coords[pos], dtype=np.float64)
         headers = {
+            "X-Run-State": state,
             "X-Snapshot": str(t),
             "X-Snapshots": ",".join(map(str, snapshots)),
             "X-Explained-Variance-Ratio": _floats(result.explained_variance_ratio),

@@ -30,6 +30,14 @@ export const RAMP = [
 
 const MARGIN = { left: 56, right: 10, top: 30, bottom: 42 };
 
+/** The most points one view draws (its state texture holds 8192 x 8192 at most; the page
+ * would need several GB well before that). */
+export const MAX_POINTS = 20_000_000;
+
+function tooMany(n) {
+  return `${int(n)} points are more than one view draws (${int(MAX_POINTS)}). Select fewer samples (the picker, a class, or a lasso) to draw them.`;
+}
+
 /** A minimal linear scale with the D3 API regl-scatterplot keeps in sync with the view. */
 function linearScale(d0, d1) {
   let domain = [d0, d1];
@@ -185,6 +193,11 @@ export class PointPlot {
       this.lassoing = false;
       const chosen = Array.from(points);
       queueMicrotask(() => this.applyHighlight());
+      if (this.staleIndex) {
+        this.showNotice("Pause the animation to select: the points are moving.");
+        setTimeout(() => this.showNotice(""), 2500);
+        return;
+      }
       if (lasso) this.onLasso(chosen);
       else if (chosen.length === 1) this.onClick(chosen[0]);
     });
@@ -232,8 +245,25 @@ export class PointPlot {
    * values, range: [lo, hi], title}. `transition`: milliseconds to move from the points
    * drawn before (same count) to these.
    */
-  async draw({ x, y, domain, colour, titles, diagonal = false }, { transition = 0 } = {}) {
+  async draw({ x, y, domain, colour, titles, diagonal = false }, { transition = 0, keepIndex = false } = {}) {
     await this.ready;
+    const n = x.length;
+    if (n > MAX_POINTS) {
+      this.showNotice(tooMany(n));
+      throw new Error(tooMany(n));
+    }
+    try {
+      await this.drawPoints({ x, y, domain, colour, titles, diagonal }, { transition, keepIndex });
+    } catch (err) {
+      if (!(err instanceof RangeError) && !/memory|allocat/i.test(String(err?.message))) throw err;
+      const text = `${int(n)} points do not fit this browser's memory (${err.message}). ` +
+        "Select fewer samples (the picker, a class, or a lasso on another view) to draw them here.";
+      this.showNotice(text);
+      throw new Error(text);
+    }
+  }
+
+  async drawPoints({ x, y, domain, colour, titles, diagonal }, { transition, keepIndex }) {
     const n = x.length;
     const same = n === this.n && this.domainKey === JSON.stringify(domain);
     this.x = x;
@@ -286,6 +316,14 @@ export class PointPlot {
       opacity: n > 200000 ? 0.6 : 0.85,
     });
     const options = { zDataType: colour?.kind === "continuous" ? "continuous" : "categorical" };
+    // While an animation plays, the previous frame's search index is reused (building one
+    // for a million points takes about a second); `reindex()` builds the right one after.
+    if (keepIndex && same && this.drawn) {
+      options.spatialIndex = this.sp.get("spatialIndex");
+      this.staleIndex = true;
+    } else {
+      this.staleIndex = false;
+    }
     if (hidden) options.filter = finite;
     if (transition && same && this.drawn) {
       options.transition = true;
@@ -317,6 +355,12 @@ export class PointPlot {
     if (!same) this.sp.reset();
     if (!options.transition) this.applyHighlight();
     this.drawOverlay();
+  }
+
+  /** Rebuild the search index of hover and lasso after frames drawn with `keepIndex`. */
+  async reindex() {
+    if (!this.sp || !this.staleIndex || !this.n) return;
+    await this.draw({ x: this.x, y: this.y, domain: this.domain, colour: this.colour, titles: this.titles, diagonal: this.diagonal });
   }
 
   /** Fill `value` for the GPU and return the palette (hex colours). */

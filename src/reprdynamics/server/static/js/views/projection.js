@@ -113,7 +113,7 @@ export class ProjectionView extends View {
         const px = (x1 - offset[0] || 1) * 0.04;
         const py = (y1 - offset[1] || 1) * 0.04;
         const meta = {
-          run: s.run, snapshots, evr,
+          run: s.run, snapshots, evr, state: last.headers.get("X-Run-State"),
           domain: { x: [offset[0] - px, x1 + px], y: [offset[1] - py, y1 + py] },
         };
         const ids = Int32Array.from({ length: s.info.n_samples }, (_, i) => i);
@@ -173,10 +173,18 @@ export class ProjectionView extends View {
       return;
     }
     if (this.t !== t || this.meta !== meta) return; // a newer step won
+    if (f.state && meta.state && f.state !== meta.state) {
+      // The run changed between two frames (a live run): never show a mix of two fits.
+      this.reload(this.store.state);
+      return;
+    }
+    // Only the frame shown (and the one before it, still moving) keeps decoded positions.
+    if (this.current && this.current !== f) this.current.decoded = null;
+    f.decoded = positions(f);
     this.current = f;
     await this.plot.draw(
-      { x: f.x, y: f.y, colour: this.colour, domain: meta.domain, titles: this.titles() },
-      { transition: move ? (duration ?? Math.round(this.stepMs() * 0.6)) : 0 },
+      { x: f.decoded.x, y: f.decoded.y, colour: this.colour, domain: meta.domain, titles: this.titles() },
+      { transition: move ? (duration ?? Math.round(this.stepMs() * 0.6)) : 0, keepIndex: this.playing },
     );
     this.card.dataset.t = String(t);
     mark("projectionDrawn");
@@ -205,7 +213,10 @@ export class ProjectionView extends View {
     const t = this.t;
     const frames = await Promise.all(Array.from({ length: t + 1 }, (_, u) => this.frame(s, u)));
     if (this.t !== t || this.meta !== meta) return;
-    this.plot.setTrails(who.map((i) => ({ x: frames.map((f) => f.x[i]), y: frames.map((f) => f.y[i]) })));
+    this.plot.setTrails(who.map((i) => {
+      const path = frames.map((f) => positionOf(f, i));
+      return { x: path.map((p) => p[0]), y: path.map((p) => p[1]) };
+    }));
     if (!all && s.selection.length > MAX_TRAILS) {
       this.showNote(`Trails for the first ${int(MAX_TRAILS)} of ${int(s.selection.length)} selected samples (all ${int(s.selection.length)} are outlined).`);
     } else {
@@ -257,25 +268,46 @@ export class ProjectionView extends View {
   stop() {
     clearTimeout(this.timer);
     this.timer = null;
+    const wasPlaying = this.playing;
     this.playing = false;
+    if (wasPlaying) this.plot.reindex(); // hover and lasso find the points where they are now
     this.play.textContent = "▶";
     this.play.setAttribute("aria-label", "play");
   }
 }
 
 
-/** Positions from a projection.bin answer: uint16 codes, value = offset + scale * code. */
+/**
+ * A projection.bin answer kept as it came: uint16 codes (4 bytes per sample; value =
+ * offset + scale * code, 65535 = NaN). Positions are decoded for the frame shown only.
+ */
 function decodeFrame({ array, headers, bytes }) {
   const [sx, sy] = headerNumbers(headers, "X-Scale");
   const [ox, oy] = headerNumbers(headers, "X-Offset");
-  const n = array.length / 2;
+  return { codes: array, scale: [sx, sy], offset: [ox, oy], bytes, state: headers.get("X-Run-State") };
+}
+
+/** One sample's position in a frame: [x, y], NaN where not recorded. */
+function positionOf(f, i) {
+  const qx = f.codes[2 * i];
+  const qy = f.codes[2 * i + 1];
+  return [qx === 65535 ? NaN : f.offset[0] + f.scale[0] * qx, qy === 65535 ? NaN : f.offset[1] + f.scale[1] * qy];
+}
+
+/** Every sample's position in a frame, as two Float32Arrays (decoded once per frame shown). */
+function positions(f) {
+  if (f.decoded) return f.decoded;
+  const n = f.codes.length / 2;
   const x = new Float32Array(n);
   const y = new Float32Array(n);
+  const [sx, sy] = f.scale;
+  const [ox, oy] = f.offset;
+  const codes = f.codes;
   for (let i = 0; i < n; i++) {
-    const qx = array[2 * i];
-    const qy = array[2 * i + 1];
+    const qx = codes[2 * i];
+    const qy = codes[2 * i + 1];
     x[i] = qx === 65535 ? NaN : ox + sx * qx;
     y[i] = qy === 65535 ? NaN : oy + sy * qy;
   }
-  return { x, y, bytes };
+  return { x, y };
 }
