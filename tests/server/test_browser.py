@@ -499,6 +499,23 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
     assert f"recall {fp['params']['recall']:.3f}" in note
 
 
+#: Play the projection from its first snapshot to the end; the snapshots shown, sorted.
+PLAY_THROUGH = """async () => {
+    const card = document.querySelector('#projection');
+    const seen = new Set();
+    const obs = new MutationObserver(() => seen.add(card.dataset.t));
+    obs.observe(card, { attributes: true, attributeFilter: ['data-t'] });
+    await window.__rd.setProjection(0);
+    document.querySelector('#proj-play').click();
+    const last = String(window.__rd.views.projection.meta.snapshots.length - 1);
+    while (card.dataset.t !== last || window.__rd.views.projection.playing) {
+        await new Promise(r => setTimeout(r, 50));
+    }
+    obs.disconnect();
+    return [...seen].map(Number).sort((a, b) => a - b);
+}"""
+
+
 def _projection_at(server: Server, t: int) -> tuple[np.ndarray, np.ndarray]:
     """The projection's coordinates at snapshot t from projection.bin, and its float32 form."""
     from reprdynamics.server.binary import dequantise
@@ -546,23 +563,7 @@ def test_projection_slider_and_play(browse: Browse, sample_server: Server) -> No
     )
     # Play runs through every snapshot to the last, at 4x.
     page.select_option("#proj-speed", "4")
-    seen = page.evaluate(
-        """async () => {
-            const card = document.querySelector('#projection');
-            const seen = new Set();
-            const obs = new MutationObserver(() => seen.add(card.dataset.t));
-            obs.observe(card, { attributes: true, attributeFilter: ['data-t'] });
-            document.querySelector('#proj-slider').value = '0';
-            await window.__rd.setProjection(0);
-            document.querySelector('#proj-play').click();
-            const last = String(window.__rd.views.projection.meta.snapshots.length - 1);
-            while (card.dataset.t !== last || window.__rd.views.projection.playing) {
-                await new Promise(r => setTimeout(r, 50));
-            }
-            obs.disconnect();
-            return [...seen].map(Number).sort((a, b) => a - b);
-        }"""
-    )
+    seen = page.evaluate(PLAY_THROUGH)
     last = coords.shape[0] - 1
     assert seen == list(range(1, last + 1)) or seen == list(range(last + 1))
     at_last, _ = _projection_at(sample_server, last)
@@ -1031,22 +1032,7 @@ def test_hundred_thousand_samples_lasso_colour_and_animation(
     browse.idle()
     assert page.evaluate("() => window.__rd.points('projection').n") == BIG_N
     page.select_option("#proj-speed", "4")
-    seen = page.evaluate(
-        """async () => {
-            const card = document.querySelector('#projection');
-            const seen = new Set();
-            const obs = new MutationObserver(() => seen.add(card.dataset.t));
-            obs.observe(card, { attributes: true, attributeFilter: ['data-t'] });
-            await window.__rd.setProjection(0);
-            document.querySelector('#proj-play').click();
-            const last = String(window.__rd.views.projection.meta.snapshots.length - 1);
-            while (card.dataset.t !== last || window.__rd.views.projection.playing) {
-                await new Promise(r => setTimeout(r, 50));
-            }
-            obs.disconnect();
-            return [...seen].map(Number).sort((a, b) => a - b);
-        }"""
-    )
+    seen = page.evaluate(PLAY_THROUGH)
     assert set(range(1, BIG_T)) <= set(seen)
     # Trails for the first 200 of the lassoed samples, and the page says so.
     assert page.evaluate("() => window.__rd.points('projection').trails") == 200

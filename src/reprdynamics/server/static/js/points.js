@@ -33,6 +33,8 @@ const MARGIN = { left: 56, right: 10, top: 30, bottom: 42 };
 /** The most points one view draws (its state texture holds 8192 x 8192 at most; the page
  * would need several GB well before that). */
 export const MAX_POINTS = 20_000_000;
+/** Plain draws slower than this (ms) make moves jump instead of glide. */
+export const SLOW_FRAME_MS = 300;
 
 function tooMany(n) {
   return `${int(n)} points are more than one view draws (${int(MAX_POINTS)}). Select fewer samples (the picker, a class, or a lasso) to draw them.`;
@@ -105,6 +107,7 @@ export class PointPlot {
     this.titles = { x: "", y: "" };
     this.domain = { x: [0, 1], y: [0, 1] };
     this.lassoing = false;
+    this.frameMs = 0; // how long the last plain draw took
     host.classList.add("points");
     host.replaceChildren();
     this.canvas = el("canvas", { class: "points-gl" });
@@ -325,7 +328,9 @@ export class PointPlot {
       this.staleIndex = false;
     }
     if (hidden) options.filter = finite;
-    if (transition && same && this.drawn) {
+    // A move costs several frames; where one frame is slow (a million points on a software
+    // renderer) the points jump to their new places instead, one frame per step.
+    if (transition && same && this.drawn && this.frameMs < SLOW_FRAME_MS) {
       options.transition = true;
       options.transitionDuration = transition;
       options.preventFilterReset = !hidden;
@@ -346,7 +351,9 @@ export class PointPlot {
         await Promise.race([drawn, firstFrame]);
         drawn.then(() => this.applyHighlight());
       } else {
+        const began = performance.now();
         await drawn;
+        this.frameMs = performance.now() - began;
       }
     } finally {
       this.silent = false;
@@ -389,6 +396,9 @@ export class PointPlot {
 
   renderLegend() {
     const c = this.colour;
+    if (c && c === this.legendFor && this.hiddenCount === this.legendHidden) return;
+    this.legendFor = c;
+    this.legendHidden = this.hiddenCount;
     this.legend.replaceChildren();
     if (!c || c.kind === "single") return;
     if (c.kind === "category") {
@@ -461,6 +471,8 @@ export class PointPlot {
       domain: this.domain,
       lasso: this.lastLasso || null,
       pointSize: pointSize(this.n),
+      glides: this.frameMs < SLOW_FRAME_MS,
+      frameMs: this.frameMs,
       titles: { ...this.titles },
       view: this.view(),
     };
