@@ -940,6 +940,49 @@ def test_find_a_sample_and_export_the_selection(browse: Browse, sample_server: S
     assert {line.split(",")[1] for line in lines[1:]} == {"7"}
 
 
+def test_without_webgl_the_point_views_draw_on_a_canvas(
+    chromium: Any, sample_server: Server
+) -> None:
+    """A browser that cannot create a WebGL context gets canvas drawings and a notice."""
+    browser = chromium.browser_type.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--disable-webgl"]
+    )
+    try:
+        session = Browse(browser)
+        page = session.open(sample_server)
+        assert page.evaluate("() => !document.createElement('canvas').getContext('webgl')")
+        drawn = page.evaluate("() => window.__rd.points('scatter')")
+        assert drawn["renderer"] == "canvas" and drawn["n"] == 1797
+        notice = page.locator("#scatter-points .points-notice")
+        assert notice.is_visible() and "WebGL is not available" in notice.inner_text()
+        # The canvas draws: some of its pixels are not transparent.
+        painted = page.evaluate(
+            """() => { const c = document.querySelector('#scatter-points .points-gl');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
+        )
+        assert painted > 1000
+        # A box drawn by mouse still selects the samples inside it.
+        page.locator("#scatter-card").scroll_into_view_if_needed()
+        ids = np.asarray(page.evaluate("() => Array.from(window.__rd.views.scatter.last.ids)"))
+        page.locator('#scatter-points [data-mode="box"]').click()
+        corner = "([x, y]) => window.__rd.views.scatter.points.toClient(x, y)"
+        view = drawn["view"]
+        mid_x = (view["x"][0] + view["x"][1]) / 2
+        (x0, y0) = page.evaluate(corner, [view["x"][0], view["y"][1]])
+        (x1, y1) = page.evaluate(corner, [mid_x, view["y"][0]])
+        _drag(page, [(x0 + 2, y0 + 2), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1 - 2)])
+        page.wait_for_function("() => window.__rd.state.selection.length < 1797")
+        session.idle()
+        xs = np.asarray(drawn["x"])
+        selected = np.asarray(session.state("Array.from(s.selection)"))
+        assert selected.size and set(selected) <= set(ids[xs <= mid_x + 1e-9 * abs(mid_x)])
+        session.check()
+        session.context.close()
+    finally:
+        browser.close()
+
+
 # ---------------------------------------------------------------------------- 100,000 samples
 BIG_N, BIG_T = 100_000, 6
 

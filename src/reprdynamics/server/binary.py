@@ -12,8 +12,9 @@ Values are in the order of the selection's sorted ids (every sample when ``sampl
 absent), so no ids travel. Headers describe the array: ``X-Dtype``, ``X-Shape``, and for
 uint16 ``X-Scale`` / ``X-Offset`` (per axis, ``value = offset + scale * q``; ``q = 65535``
 is NaN); ``projection.bin`` also sends ``X-Run-State``, so frames of two states are
-never shown together. The ``ETag`` is a hash of the endpoint, the parameters and what the answer depends
-on: the run's state, or for ``measure.bin`` only its own snapshot. A request with a
+never shown together. The ``ETag`` is a hash of the endpoint, the parameters and what the
+answer depends on: the run's state, or for ``measure.bin`` only its own snapshot. A
+request with a
 matching ``If-None-Match`` is answered 304 before anything is read; a new snapshot changes
 the tags of everything it can change. See ``docs/http_api.md``.
 """
