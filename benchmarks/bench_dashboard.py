@@ -244,6 +244,49 @@ PROJECTION_STEPS = """async () => {
 }"""
 
 
+# A bare WebGL program: n one-pixel points from two position buffers mixed on the GPU,
+# one drawArrays a frame, read back to wait for it. The floor of any WebGL point view on
+# this browser's renderer (SwiftShader here: software rendering on the CPU).
+RAW_WEBGL_FRAME = """(n) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 1000; canvas.height = 400;
+    document.body.append(canvas);
+    const gl = canvas.getContext('webgl', { antialias: false });
+    if (!gl) return null;
+    const vs = `attribute vec2 a; attribute vec2 b; uniform float t;
+        void main() { gl_Position = vec4(mix(a, b, t), 0., 1.); gl_PointSize = 1.0; }`;
+    const fs = `precision mediump float; void main() { gl_FragColor = vec4(0.5, 0.7, 1., 0.6); }`;
+    const shader = (type, src) => {
+        const sh = gl.createShader(type); gl.shaderSource(sh, src); gl.compileShader(sh); return sh;
+    };
+    const prog = gl.createProgram();
+    gl.attachShader(prog, shader(gl.VERTEX_SHADER, vs));
+    gl.attachShader(prog, shader(gl.FRAGMENT_SHADER, fs));
+    gl.linkProgram(prog); gl.useProgram(prog);
+    gl.enable(gl.BLEND); gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+    for (const name of ['a', 'b']) {
+        const data = new Float32Array(2 * n);
+        for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;
+        const buf = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+        gl.bufferData(gl.ARRAY_BUFFER, data, gl.STATIC_DRAW);
+        const loc = gl.getAttribLocation(prog, name);
+        gl.enableVertexAttribArray(loc); gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+    }
+    const px = new Uint8Array(4);
+    const times = [];
+    for (let r = 0; r < 7; r++) {
+        const t0 = performance.now();
+        gl.uniform1f(gl.getUniformLocation(prog, 't'), r / 6);
+        gl.clear(gl.COLOR_BUFFER_BIT); gl.drawArrays(gl.POINTS, 0, n);
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+        times.push(performance.now() - t0);
+    }
+    canvas.remove();
+    times.sort((x, y) => x - y);
+    return times[3];
+}"""
+
+
 def make_points_run(path: Path, n: int, *, snapshots: int = POINTS_T, seed: int = 0) -> Path:
     """Like make_run, T snapshots, written in blocks so a million samples stay light."""
     from reprdynamics.storage.run import create_run
@@ -342,18 +385,18 @@ def bench_points(quick: bool, clicks: int, sizes: list[int] | None = None) -> in
                         )
                     )
                     print(f"  requests before the scatter: {seen}", file=sys.stderr)
-                r = _clicks(page, max(3, clicks // 2))
-                web, plo = statistics.median(r["webgl"]), statistics.median(r["plotly"])
-                rows.append(
-                    (
-                        f"click -> scatter, N = {n:,}",
-                        f"{web:.0f} ms",
-                        f"{plo:.0f} ms (Plotly)",
-                        f"{web / plo:.2f}x",
-                        f"<= {TARGET_CLICK_BIG_MS:.0f} ms",
-                        _verdict(web <= TARGET_CLICK_BIG_MS) if n == 100_000 else "report",
+                floor = page.evaluate(RAW_WEBGL_FRAME, n)
+                if floor is not None:
+                    rows.append(
+                        (
+                            f"bare WebGL frame, N = {n:,} (the floor)",
+                            f"{floor:.0f} ms",
+                            "one drawArrays of 1-px points",
+                            "-",
+                            "report",
+                            "report",
+                        )
                     )
-                )
                 page.locator("#projection").scroll_into_view_if_needed()
                 page.wait_for_function(
                     "() => document.querySelector('#projection').dataset.state === 'ready'"
@@ -385,10 +428,28 @@ def bench_points(quick: bool, clicks: int, sizes: list[int] | None = None) -> in
                             _verdict(heap <= TARGET_HEAP_BYTES) if n == 1_000_000 else "report",
                         )
                     )
+                # The Plotly baseline last: its arrays are not part of the page's memory.
+                r = _clicks(page, max(3, clicks // 2))
+                web, plo = statistics.median(r["webgl"]), statistics.median(r["plotly"])
+                rows.append(
+                    (
+                        f"click -> scatter, N = {n:,}",
+                        f"{web:.0f} ms",
+                        f"{plo:.0f} ms (Plotly)",
+                        f"{web / plo:.2f}x",
+                        f"<= {TARGET_CLICK_BIG_MS:.0f} ms",
+                        _verdict(web <= TARGET_CLICK_BIG_MS) if n == 100_000 else "report",
+                    )
+                )
                 browser.close()
             finally:
                 server.stop()
     _print_rows(("measure", "figure", "baseline", "ratio", "target", "verdict"), rows)
+    print(
+        "A MISS of a 100 ms target where the bare WebGL frame of the same N takes most of\n"
+        "it (or more) is this renderer's floor, not the dashboard's: every redraw needs at\n"
+        "least one such frame. See docs/dashboard.md."
+    )
     return 0
 
 

@@ -230,6 +230,19 @@ def _query_tiles(n: int, n_tasks_by_snapshot: int, executor: Executor, block: in
     return [(lo, min(lo + block, n)) for lo in range(0, n, block)]
 
 
+def _approximate_name(backend: Any) -> bool:
+    """Whether a backend given by name is an approximate one (its recall is measured)."""
+    if not isinstance(backend, str):
+        return False
+    from reprdynamics.analysis.neighbours import get_backend
+    from reprdynamics.errors import ReprDynamicsError
+
+    try:
+        return not get_backend(backend, n_samples=1000, n_features=2).exact
+    except ReprDynamicsError:  # an unknown name fails later, where it is named
+        return False
+
+
 def compute_neighbour_stack(
     run: Run,
     ids: np.ndarray,
@@ -256,17 +269,27 @@ def compute_neighbour_stack(
     tiles = _query_tiles(n, n_snap, executor, query_block)
     chunk_rows = tiles[0][1] - tiles[0][0]
     entry = None
+    kept = 0  # snapshots already in the cache from an earlier state of a growing run
     if target is not None:
-        entry = target.cache_begin(
-            "neighbours",
-            params,
-            {
-                "indices": ((n_snap, n, k), "int32", (1, chunk_rows, k)),
-                "distances": ((n_snap, n, k), "float32", (1, chunk_rows, k)),
-                "recall": ((1,), "float64", (1,)),
-            },
-            {"snapshots": np.asarray(snaps, dtype=np.int64)},
-        )
+        layout = {
+            "indices": ((n_snap, n, k), "int32", (1, chunk_rows, k)),
+            "distances": ((n_snap, n, k), "float32", (1, chunk_rows, k)),
+        }
+        snapshots = {"snapshots": np.asarray(snaps, dtype=np.int64)}
+        if getattr(backend, "exact", True) and not _approximate_name(backend):
+            # Exact stacks of earlier snapshots stay right when the run grows; an
+            # approximate one's recall covers all its snapshots, so it is redone whole.
+            entry, kept = target.cache_extend(
+                "neighbours",
+                params,
+                {**layout, "recall": ((1,), "float64", (1,))},
+                snapshots,
+                along="snapshots",
+            )
+        else:
+            entry = target.cache_begin(
+                "neighbours", params, {**layout, "recall": ((1,), "float64", (1,))}, snapshots
+            )
     if entry is not None:
         share_open_run(target, getattr(target, "storage_options", None))  # type: ignore[arg-type]
         indices: Any = None
@@ -297,6 +320,7 @@ def compute_neighbour_stack(
             state=source.state_token(),
         )
         for pos, t in enumerate(snaps)
+        if pos >= kept
         for lo, hi in tiles
     ]
     recalls: list[tuple[float, int]] = []
@@ -310,6 +334,8 @@ def compute_neighbour_stack(
         if progress is not None:
             progress(done, len(tasks), f"neighbours ({task.describe()})")
     out_params: dict[str, Any] = {**params, "cached": False}
+    if kept:
+        out_params["reused_snapshots"] = kept
     if recalls:
         values, weights = zip(*recalls, strict=True)
         out_params["recall"] = float(np.average(values, weights=weights))

@@ -1006,6 +1006,7 @@ class Run:
             {
                 "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
                 "state": self.state_token(),
+                "created": self.created,
                 "complete_write": True,
             }
         )
@@ -1054,6 +1055,75 @@ class Run:
                 return None
         self._handles.clear()
         return f"cache/{key}"
+
+    def cache_extend(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        layout: Mapping[str, tuple[tuple[int, ...], Any, tuple[int, ...]]],
+        values: Mapping[str, np.ndarray],
+        *,
+        along: str,
+    ) -> tuple[str | None, int]:
+        """Like :meth:`cache_begin`, keeping what an earlier state of this run computed.
+
+        A run being recorded gains snapshots; results computed per snapshot for the earlier
+        ones stay right. When a committed entry of the same parameters exists, from this run
+        (same creation) and whose ``values[along]`` (the snapshots it covers) are a prefix of
+        the new ones, its arrays are grown along their first axis instead of recomputed.
+        Returns ``(entry, kept)``: the first ``kept`` positions of every array in
+        ``layout`` are filled already (0: a fresh entry, as :meth:`cache_begin`).
+
+        The entry is marked incomplete before anything changes, so a reader or a kill in
+        between never sees it half-written; it is served again only after
+        :meth:`cache_commit`.
+        """
+        if not self.writable:
+            return None, 0
+        key = self.cache_key(name, params)
+        new_along = np.asarray(values[along])
+        kept = 0
+        with _cache_lock(self.location, key):
+            try:
+                group = self._group["cache"][key]
+                attrs = group.attrs.asdict()
+                canonical = json.loads(json.dumps(params, sort_keys=True, default=str))
+                old_along = np.asarray(group[along][...])
+                fits = all(
+                    array in group
+                    and group[array].dtype == np.dtype(dtype)
+                    and tuple(group[array].chunks) == tuple(chunks)
+                    and tuple(group[array].shape[1:]) == tuple(shape[1:])
+                    for array, (shape, dtype, chunks) in layout.items()
+                )
+                if (
+                    attrs.get("complete_write") is True
+                    and attrs.get("params") == canonical
+                    and attrs.get("created") == self.created
+                    and fits
+                    and 0 < old_along.size <= new_along.size
+                    and np.array_equal(new_along[: old_along.size], old_along)
+                ):
+                    kept = int(old_along.size)
+            except (OSError, zarr.errors.BaseZarrError, KeyError, ValueError, TypeError):
+                kept = 0
+            if kept:
+                try:
+                    group.attrs["complete_write"] = False  # the commit point goes first
+                    for array, (shape, _dtype, _chunks) in layout.items():
+                        if tuple(group[array].shape) != tuple(shape):
+                            group[array].resize(shape)
+                    for array, value in values.items():
+                        value = np.asarray(value)
+                        if tuple(group[array].shape) != value.shape:
+                            group[array].resize(value.shape)
+                        group[array][...] = value
+                except (OSError, zarr.errors.BaseZarrError, KeyError, ValueError):
+                    kept = 0
+        if not kept:
+            return self.cache_begin(name, params, layout, values), 0
+        self._handles.clear()
+        return f"cache/{key}", kept
 
     def cache_write(self, entry: str, array: str, region: tuple[Any, ...], values: Any) -> None:
         """Write ``values`` into ``region`` of one array of an entry from :meth:`cache_begin`.

@@ -197,7 +197,7 @@ export class PointPlot {
       const chosen = Array.from(points);
       queueMicrotask(() => this.applyHighlight());
       if (this.staleIndex) {
-        this.showNotice("Pause the animation to select: the points are moving.");
+        this.showNotice("The points are moving: select again when they have arrived (or pause the animation).");
         setTimeout(() => this.showNotice(""), 2500);
         return;
       }

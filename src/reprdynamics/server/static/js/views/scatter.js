@@ -253,8 +253,15 @@ export class ScatterView extends View {
         domain: { x: domain, y: domain },
         titles: { x: `${title} at a (${epoch(s.a)})`, y: `${title} at b (${epoch(s.b)})` },
       },
-      { transition: moving ? MOVE_MS : 0 },
+      // Moving points keep the search index of their old places for the move (building one
+      // is a large part of a draw); hover and lasso get the new one once they arrive.
+      { transition: moving ? MOVE_MS : 0, keepIndex: moving },
     );
+    if (moving) {
+      clearTimeout(this.reindexTimer);
+      // After a second without a new pair, so quick clicks never wait for it.
+      this.reindexTimer = setTimeout(() => this.points.reindex(), MOVE_MS + 1000);
+    }
   }
 
   colours(data) {
