@@ -26,7 +26,7 @@ import numpy as np
 
 from reprdynamics.analysis.executors import Executor
 from reprdynamics.analysis.fingerprints import neighbour_overlap, neighbour_overlap_counts
-from reprdynamics.analysis.neighbours import KNNIndex, k_nearest_neighbours
+from reprdynamics.analysis.neighbours import BACKENDS, KNNIndex, k_nearest_neighbours
 from reprdynamics.storage.run import Run, open_run
 
 __all__ = ["NeighbourStack", "NeighbourTask", "compute_neighbour_stack", "run_neighbour_task"]
@@ -230,17 +230,13 @@ def _query_tiles(n: int, n_tasks_by_snapshot: int, executor: Executor, block: in
     return [(lo, min(lo + block, n)) for lo in range(0, n, block)]
 
 
-def _approximate_name(backend: Any) -> bool:
-    """Whether a backend given by name is an approximate one (its recall is measured)."""
-    if not isinstance(backend, str):
-        return False
-    from reprdynamics.analysis.neighbours import get_backend
-    from reprdynamics.errors import ReprDynamicsError
-
-    try:
-        return not get_backend(backend, n_samples=1000, n_features=2).exact
-    except ReprDynamicsError:  # an unknown name fails later, where it is named
-        return False
+def _exact_backend(backend: Any) -> bool:
+    """Whether a backend (a name or a KNNIndex) is exact; an unknown name fails later,
+    where it is named."""
+    if isinstance(backend, KNNIndex):
+        return backend.exact
+    found = BACKENDS.get(backend) if isinstance(backend, str) else None
+    return found is None or found.exact
 
 
 def compute_neighbour_stack(
@@ -276,7 +272,7 @@ def compute_neighbour_stack(
             "distances": ((n_snap, n, k), "float32", (1, chunk_rows, k)),
         }
         snapshots = {"snapshots": np.asarray(snaps, dtype=np.int64)}
-        if getattr(backend, "exact", True) and not _approximate_name(backend):
+        if _exact_backend(backend):
             # Exact stacks of earlier snapshots stay right when the run grows; an
             # approximate one's recall covers all its snapshots, so it is redone whole.
             entry, kept = target.cache_extend(
