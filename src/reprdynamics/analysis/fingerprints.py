@@ -221,10 +221,8 @@ def neighbour_overlap(nk_a: Any, nk_b: Any) -> np.ndarray:
     >>> neighbour_overlap([[1, 2, 3], [0, 2, 3]], [[3, 1, 4], [5, 6, 7]]).tolist()
     [0.6666666666666666, 0.0]
     """
-    a = _as_neighbour_lists(nk_a, "nk_a", "neighbour_overlap")
-    b = _as_neighbour_lists(nk_b, "nk_b", "neighbour_overlap")
-    _check_same_rows(a, b, "neighbour_overlap", same_k=True)
-    return _counts_from_sorted(a, b) / a.shape[1]
+    counts, k = _overlap_counts(nk_a, nk_b, "neighbour_overlap")
+    return counts / k
 
 
 def neighbour_overlap_counts(nk_a: Any, nk_b: Any) -> np.ndarray:
@@ -235,10 +233,15 @@ def neighbour_overlap_counts(nk_a: Any, nk_b: Any) -> np.ndarray:
     >>> neighbour_overlap_counts([[1, 2, 3], [0, 2, 3]], [[3, 1, 4], [5, 6, 7]]).tolist()
     [2, 0]
     """
-    a = _as_neighbour_lists(nk_a, "nk_a", "neighbour_overlap_counts")
-    b = _as_neighbour_lists(nk_b, "nk_b", "neighbour_overlap_counts")
-    _check_same_rows(a, b, "neighbour_overlap_counts", same_k=True)
-    return _counts_from_sorted(a, b)
+    return _overlap_counts(nk_a, nk_b, "neighbour_overlap_counts")[0]
+
+
+def _overlap_counts(nk_a: Any, nk_b: Any, owner: str) -> tuple[np.ndarray, int]:
+    """Validated per-sample overlap counts of two neighbour lists, and their k."""
+    a = _as_neighbour_lists(nk_a, "nk_a", owner)
+    b = _as_neighbour_lists(nk_b, "nk_b", owner)
+    _check_same_rows(a, b, owner, same_k=True)
+    return _counts_from_sorted(a, b), a.shape[1]
 
 
 def neighbour_transition_fingerprint_from_counts(
