@@ -3,7 +3,7 @@
 // every view and cached per run state.
 
 import { getBinary, runPath, selectionParam } from "./api.js";
-import { classColour } from "./util.js";
+import { classColour, finiteRange } from "./util.js";
 
 /** Colour choices of the point views; `needs` says what the run must have. */
 export const COLOUR_COLUMNS = [
@@ -60,15 +60,8 @@ export async function columnValues(s, column, ids, { k = 0, signal, onProgress }
 }
 
 function range(values) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isFinite(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return Number.isFinite(lo) ? [lo, hi > lo ? hi : lo + 1] : [0, 1];
+  const [lo, hi] = finiteRange([values]);
+  return [lo, hi > lo ? hi : lo + 1];
 }
 
 /**

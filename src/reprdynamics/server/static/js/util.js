@@ -132,6 +132,21 @@ export function indexOfSorted(ids, id) {
   return -1;
 }
 
+/** [min, max] of the finite values of the given arrays, or `empty` when there are none. */
+export function finiteRange(arrays, empty = [0, 1]) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const arr of arrays) {
+    for (let i = 0; i < arr.length; i++) {
+      const v = arr[i];
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return Number.isFinite(lo) ? [lo, hi] : empty.slice();
+}
+
 export function debounce(fn, ms) {
   let timer;
   return (...args) => {

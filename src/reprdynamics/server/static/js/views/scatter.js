@@ -9,7 +9,7 @@ import { View } from "../view.js";
 import { cropURLs, hasThumbs, thumbURL } from "../thumbs.js";
 import { PointPlot, mark } from "../points.js";
 import { colourChoices, colourFor } from "../columns.js";
-import { baseLayout, PLOT_CONFIG, classColour, CORRECTNESS, cssVar, fmt } from "../util.js";
+import { baseLayout, PLOT_CONFIG, classColour, CORRECTNESS, cssVar, finiteRange, fmt } from "../util.js";
 
 /** Above this many points the scatter shows markers instead of thumbnails. */
 export const MAX_THUMBNAILS = 300;
@@ -202,17 +202,7 @@ export class ScatterView extends View {
    * while the new values fit it (so the points can move instead of jumping). */
   domainFor(data, previous) {
     const { s, measure, xa, yb } = data;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const arr of [xa.values, yb.values]) {
-      for (let i = 0; i < arr.length; i++) {
-        const v = arr[i];
-        if (!Number.isFinite(v)) continue;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-    }
-    if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
+    let [lo, hi] = finiteRange([xa.values, yb.values]);
     if (measure === "entropy") [lo, hi] = [0, Math.max(hi, Math.log(Math.max(2, s.info.n_classes || 2)))];
     if (measure === "confidence") [lo, hi] = [0, 1];
     const old = previous?.domain;
@@ -335,14 +325,7 @@ export class ScatterView extends View {
     }));
     legend.sort((p, q) => String(p.name).localeCompare(String(q.name), undefined, { numeric: true }));
 
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of x.concat(y)) {
-      if (!Number.isFinite(v)) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
+    let [lo, hi] = finiteRange([x, y]);
     if (measure === "entropy") lo = Math.min(lo, 0);
     const pad = (hi - lo || 1) * 0.06;
     const range = [lo - pad, hi + pad];
