@@ -145,7 +145,8 @@ def measure_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryRequest:
 def projection_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryRequest:
     """``GET /api/runs/{run}/projection.bin``: one snapshot of the 2-D projection."""
     computation = impl.prepare_projection(ws, name, params)
-    run = ws.open(name)
+    run = computation.source
+    assert run is not None
     encoding = params.choice("encoding", ("uint16", "float32"), "uint16")
     snapshot = params.integer("snapshot", None, low=0)
     spec = {"projection": computation.key, "encoding": encoding, "snapshot": snapshot}
@@ -183,7 +184,8 @@ def projection_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryReque
 def column_bin(ws: impl.Workspace, name: str, params: Params) -> BinaryRequest:
     """``GET /api/runs/{run}/column.bin``: one column of the per-sample table, float32."""
     computation = impl.prepare_samples(ws, name, params)
-    run = ws.open(name)
+    run = computation.source
+    assert run is not None
     column = params.raw("column")
     if not isinstance(column, str) or not column:
         raise ApiError(400, "The 'column' parameter is required.", parameter="column")

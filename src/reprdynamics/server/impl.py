@@ -260,6 +260,8 @@ class Computation:
     description: str
     compute: Callable[[Progress], Any]
     render: Callable[[Any], Any]
+    #: The run it reads, when one (the binary answers tag themselves with its state).
+    source: Run | None = None
 
     def run(self, progress: Progress | None = None) -> Any:
         """Compute and render now, in this thread."""
@@ -523,6 +525,7 @@ def prepare_samples(ws: Workspace, name: str, params: Params) -> Computation:
         description=f"the per-sample table of {name}",
         compute=compute,
         render=samples_data,
+        source=run,
     )
 
 
@@ -589,6 +592,7 @@ def prepare_projection(ws: Workspace, name: str, params: Params) -> Computation:
         description=f"the projection of {name}",
         compute=compute,
         render=render,
+        source=run,
     )
 
 
