@@ -756,6 +756,8 @@ class ReprD:
                 "step_size": self.step_size,
             },
             overwrite=overwrite and is_run(self.run_path),
+            # The seed's API has no close(): a snapshot must be on disk when it ends.
+            background=False,
         )
         self._run = self._recorder.run
         # Flush what is pending when this object is collected, and at interpreter exit. The

@@ -12,6 +12,7 @@ __all__ = [
     "BucketNotFoundError",
     "CorruptRunError",
     "DependencyMissingError",
+    "IncompleteSnapshotWarning",
     "InvalidParameterError",
     "LabelsRequiredError",
     "LayerNotFoundError",
@@ -82,6 +83,10 @@ class UnknownSampleError(ReprDynamicsError, IndexError):
 
 class RecordingError(ReprDynamicsError, ValueError):
     """A batch handed to the recorder cannot be stored (shape, ids, values, order)."""
+
+
+class IncompleteSnapshotWarning(UserWarning):
+    """A snapshot ended before every sample was recorded."""
 
 
 class InvalidParameterError(ReprDynamicsError, ValueError):

@@ -72,8 +72,40 @@ def test_a_failed_background_write_is_raised_at_the_next_call(tmp_path, monkeypa
     monkeypatch.setattr(rec.run, "append_snapshot", broken)
     rec.store_batch(np.ones((4, 2)), ids=range(4), epoch=0)
     rec.end_snapshot()
-    with pytest.raises(OSError, match="disk full"):
+    rec._pending.exception()  # let the write finish (and fail)
+    with pytest.raises(RecordingError, match=r"snapshot 0 .*disk full") as info:
+        rec.store_batch(np.ones((4, 2)), ids=range(4), epoch=1)
+    assert isinstance(info.value.__cause__, OSError)
+    assert rec.n_snapshots == 0  # the failed snapshot is not counted
+    monkeypatch.undo()
+    rec.store_batch(np.ones((4, 2)), ids=range(4), epoch=1)  # recording goes on
+    rec.close()
+    run = rd.open_run(tmp_path / "r")
+    assert run.epochs == [1]
+
+
+def test_background_is_the_default(tmp_path):
+    rec = rd.Recorder(tmp_path / "r", n_samples=4)
+    assert rec._writer is not None
+    rec.close()
+    assert rd.Recorder(tmp_path / "s", n_samples=4, background=False)._writer is None
+
+
+def test_a_non_finite_batch_is_named_by_the_background_check(tmp_path):
+    """Finiteness is checked once per snapshot, in the writer; the error still names the
+    batch and the epoch, and only that snapshot is lost."""
+    rec = rd.Recorder(tmp_path / "r", n_samples=8)
+    for epoch in range(2):
+        for b, start in enumerate(range(0, 8, 2)):
+            values = np.ones((2, 3))
+            if epoch == 1 and b == 2:
+                values[1, 0] = np.inf
+            rec.store_batch(values, ids=np.arange(start, start + 2), epoch=epoch)
+    rec.end_snapshot()
+    with pytest.raises(RecordingError, match=r"batch 2 of snapshot 1, epoch 1 .*\[5\]"):
         rec.flush()
+    rec.close()
+    assert rd.open_run(tmp_path / "r").n_snapshots == 1
 
 
 def test_errors_in_batches_are_still_raised_synchronously(tmp_path):
@@ -84,7 +116,7 @@ def test_errors_in_batches_are_still_raised_synchronously(tmp_path):
 
 
 def test_batch_sources_are_flushed_before_a_snapshot_ends(tmp_path):
-    rec = rd.Recorder(tmp_path / "r", n_samples=4)
+    rec = rd.Recorder(tmp_path / "r", n_samples=4, background=False)
     held = [(np.ones((4, 2)), np.arange(4))]
 
     def flush():

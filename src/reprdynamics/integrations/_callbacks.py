@@ -8,12 +8,13 @@ from reprdynamics.recording.recorder import Recorder
 
 
 def open_callback_recorder(
-    callback: Any, *, n_samples: int, recorded_by: str, mode: str
+    callback: Any, *, n_samples: int, recorded_by: str, mode: str, **extra: Any
 ) -> Recorder:
     """The recorder of a callback, from the run options both callbacks store alike.
 
     ``recorder_options`` go to :class:`Recorder` unchanged, except ``metadata``, which is
-    merged after the callback's own ``recorded_by`` and ``recording_mode`` facts.
+    merged after the callback's own ``recorded_by`` and ``recording_mode`` facts. ``extra``
+    (e.g. the rank options of a multi-process recording) go to :class:`Recorder` too.
     """
     options = dict(callback.recorder_options)
     metadata = dict(options.pop("metadata", None) or {})
@@ -29,5 +30,6 @@ def open_callback_recorder(
         dtype=callback.dtype,
         overwrite=callback.overwrite,
         **options,
+        **extra,
         metadata={"recorded_by": recorded_by, "recording_mode": mode, **metadata},
     )

@@ -34,6 +34,7 @@ from reprdynamics.integrations.torch import (
     LayerRecorder,
     Pool,
     ProbePass,
+    real_rows,
     record_probe_pass,
     split_batch,
 )
@@ -130,8 +131,9 @@ class ReprDynamicsCallback(pl.Callback):
     ``on_train_batch_start`` and ``on_train_batch_end``; validation passes are ignored. If
     ``training_step`` calls a submodule (``self.net(x)``) rather than ``self(x)``, name the
     output module explicitly (``layers={"logits": "net"}``): the LightningModule's own
-    forward never runs. Under several processes (DDP), probe mode records on global rank 0;
-    training-pass mode is refused (each rank sees other ids).
+    forward never runs. Under several processes (DDP), training-pass mode records on every
+    rank into the one run (each rank its own ids; the samples a ``DistributedSampler``
+    repeats to even out ranks are left out), and probe mode records on global rank 0.
     """
 
     def __init__(
@@ -185,6 +187,9 @@ class ReprDynamicsCallback(pl.Callback):
         self.seconds_ = 0.0
         self._hooks: LayerRecorder | None = None
         self._open = False
+        self._real_rows: int | None = None  # this rank's real samples per epoch, if padded
+        self._rows_epoch: int | None = None
+        self._rows_seen = 0
 
     @property
     def mode(self) -> str:
@@ -199,7 +204,18 @@ class ReprDynamicsCallback(pl.Callback):
 
     # ------------------------------------------------------------------ setup
     def _records(self, trainer: Any) -> bool:
-        return bool(trainer.is_global_zero)
+        # Training pass: every rank records its own ids into the one run. Probe pass: the
+        # probe loader is not split between ranks, so rank 0 runs it.
+        return self.probe is None or bool(trainer.is_global_zero)
+
+    def _rank_options(self, trainer: Any) -> dict[str, Any]:
+        if self.probe is not None or trainer.world_size == 1:
+            return {}
+        return {
+            "rank": trainer.global_rank,
+            "world_size": trainer.world_size,
+            "barrier": trainer.strategy.barrier,
+        }
 
     def _open_recorder(self, trainer: Any) -> Recorder:
         if self.recorder_ is not None and self._open:
@@ -211,6 +227,7 @@ class ReprDynamicsCallback(pl.Callback):
                 every_n_epochs=self.every_n_epochs,
                 dtype=self.dtype,
                 **{k: v for k, v in self.recorder_options.items() if k != "metadata"},
+                **self._rank_options(trainer),
             )
         else:
             n = self.n_samples
@@ -224,30 +241,40 @@ class ReprDynamicsCallback(pl.Callback):
                     f"(it has no sized .dataset); pass n_samples=..."
                 )
             self.recorder_ = open_callback_recorder(
-                self, n_samples=n, recorded_by="lightning", mode=self.mode
+                self,
+                n_samples=n,
+                recorded_by="lightning",
+                mode=self.mode,
+                **self._rank_options(trainer),
             )
         self._open = True
         return self.recorder_
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         started = time.perf_counter()
-        if self.probe is None and trainer.world_size > 1:
-            raise InvalidParameterError(
-                "ReprDynamicsCallback records the training pass in one process only "
-                f"(world_size is {trainer.world_size}); pass probe=... to record probe passes "
-                "on rank 0 instead."
-            )
         if self._records(trainer):
             recorder = self._open_recorder(trainer)
             if self.probe is None:
-                self._hooks = LayerRecorder(
+                hooks = LayerRecorder(
                     pl_module,
                     recorder,
                     self.layers,
                     record_output=self.record_output,
                     pool=self.pool,
                     require_ids=False,
-                ).attach()
+                )
+                if trainer.world_size > 1 and "" in hooks.layers.values():
+                    recorder.abort()
+                    raise InvalidParameterError(
+                        "Under several processes Lightning runs training_step through the "
+                        "LightningModule's own forward, so its output is not the network's. "
+                        "Name the module that produces the outputs, e.g. layers={'logits': "
+                        "'net', ...}, and pass record_output=False."
+                    )
+                self._hooks = hooks.attach()
+                sampler = getattr(trainer.train_dataloader, "sampler", None)
+                self._real_rows = real_rows(sampler, recorder.n_samples)
+                self._rows_epoch, self._rows_seen = None, 0
             else:
                 # Check the layer names now rather than after the first epoch of training.
                 LayerRecorder(
@@ -267,7 +294,15 @@ class ReprDynamicsCallback(pl.Callback):
             return
         started = time.perf_counter()
         _, ids = split_batch(batch, input_key=self.input_key, ids_key=self.ids_key)
-        self._hooks.set_batch(ids, epoch=trainer.current_epoch, step=trainer.global_step)
+        keep = None
+        if self._real_rows is not None:  # a padding DistributedSampler: skip its repeats
+            epoch, size = trainer.current_epoch, len(ids)
+            if self._rows_epoch != epoch:
+                self._rows_epoch, self._rows_seen = epoch, 0
+            left = self._real_rows - self._rows_seen
+            self._rows_seen += size
+            keep = max(left, 0) if left < size else None
+        self._hooks.set_batch(ids, epoch=trainer.current_epoch, step=trainer.global_step, keep=keep)
         self.seconds_ += time.perf_counter() - started
 
     def on_train_batch_end(

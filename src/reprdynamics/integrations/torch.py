@@ -55,7 +55,9 @@ torch = require("torch", "torch", "The torch integration (reprdynamics.integrati
 __all__ = [
     "LayerRecorder",
     "ProbePass",
+    "distributed_options",
     "model_device",
+    "real_rows",
     "record_probe_pass",
     "split_batch",
 ]
@@ -221,6 +223,34 @@ def model_device(model: Any, device: Any = None, *, owner: str = "record_probe_p
     return next(iter(devices)) if devices else torch.device("cpu")
 
 
+def distributed_options() -> dict[str, Any]:
+    """``rank``, ``world_size`` and ``barrier`` for :class:`Recorder` under torch.distributed.
+
+    Empty when no process group is initialised (one process), so this is always safe::
+
+        rec = Recorder(path, n_samples=N, **distributed_options())
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return {}
+    return {"rank": dist.get_rank(), "world_size": dist.get_world_size(), "barrier": dist.barrier}
+
+
+def real_rows(sampler: Any, n_samples: int) -> int | None:
+    """How many of this rank's samples per epoch are real when ``sampler`` pads.
+
+    A ``DistributedSampler`` without ``drop_last`` repeats samples at the end of its order
+    so every rank gets as many; those repeats would record ids twice in a snapshot. Returns
+    None when the sampler does not pad.
+    """
+    total, replicas, rank = (
+        getattr(sampler, a, None) for a in ("total_size", "num_replicas", "rank")
+    )
+    if not all(isinstance(v, int) for v in (total, replicas, rank)) or total <= n_samples:
+        return None
+    return len(range(rank, n_samples, replicas))
+
+
 def _to_device(value: Any, device: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True)
@@ -241,6 +271,7 @@ class _Batch:
         "epoch",
         "host_ids",
         "ids",
+        "keep",
         "on_device",
         "seen",
         "size",
@@ -269,6 +300,7 @@ class _Batch:
         self.device = device  # torch.device of the ids when they are not on the CPU
         self.on_device = None  # the ids tensor when it is not on the CPU
         self.host_ids = host_ids  # pinned tensor receiving an async copy of CUDA ids
+        self.keep: int | None = None  # record only the first rows (the rest is padding)
         self.seen: set[str] = set()
 
     def resolved_ids(self) -> np.ndarray:
@@ -281,6 +313,8 @@ class _Batch:
             self.on_device = None
         elif not isinstance(self.ids, np.ndarray):  # a CPU id tensor
             self.ids = to_ids(self.ids)
+        if self.keep is not None and self.ids.shape[0] > self.keep:
+            self.ids = self.ids[: self.keep]
         return self.ids
 
 
@@ -441,8 +475,18 @@ class LayerRecorder:
         self.remove(flush=exc_type is None)
 
     # ------------------------------------------------------------------ batches
-    def set_batch(self, ids: Any, *, epoch: int | None = None, step: int | None = None) -> None:
+    def set_batch(
+        self,
+        ids: Any,
+        *,
+        epoch: int | None = None,
+        step: int | None = None,
+        keep: int | None = None,
+    ) -> None:
         """Declare the sample ids of the next forward pass (and its epoch and step).
+
+        ``keep``: record only the first ``keep`` samples of the batch, e.g. to leave out the
+        samples a ``DistributedSampler`` repeats at the end of an epoch to even out ranks.
 
         Outputs of earlier batches are handed to the recorder first when the epoch changes
         or enough rows are pending. Ids should stay on the CPU; ids on the outputs' CUDA
@@ -470,6 +514,7 @@ class LayerRecorder:
                 # (and checked by the recorder) when the outputs are handed over, so the
                 # step pays for no conversion.
                 self._batch = _Batch(ids, int(ids.shape[0]), epoch, step, skip, snapshot)
+                self._batch.keep = keep
                 return
             host_ids = None
             if ids.is_cuda and self.non_blocking and not skip:
@@ -479,6 +524,7 @@ class LayerRecorder:
                 None, int(ids.shape[0]), epoch, step, skip, snapshot, ids.device, host_ids
             )
             batch.on_device = ids
+            batch.keep = keep
             self._batch = batch
             return
         parsed = to_ids(ids)
@@ -492,19 +538,25 @@ class LayerRecorder:
             )
         # A copy: the ids are kept until stored, and the caller may reuse its buffer.
         self._batch = _Batch(parsed.copy(), size, epoch, step, skip, snapshot)
+        self._batch.keep = keep
 
     def clear_batch(self) -> None:
         """Forget the current ids: a forward pass now raises (or is ignored, see require_ids)."""
         self._batch = None
 
     def batch(
-        self, ids: Any, *, epoch: int | None = None, step: int | None = None
+        self,
+        ids: Any,
+        *,
+        epoch: int | None = None,
+        step: int | None = None,
+        keep: int | None = None,
     ) -> _BatchContext:
         """``with hooks.batch(ids, epoch=e): out = model(x)`` records that forward pass.
 
         The ids are set at once (see :meth:`set_batch`) and cleared when the block ends.
         """
-        self.set_batch(ids, epoch=epoch, step=step)
+        self.set_batch(ids, epoch=epoch, step=step, keep=keep)
         return _BatchContext(self)
 
     @contextmanager
@@ -560,6 +612,8 @@ class LayerRecorder:
                 f"(module {module_name or '<model>'!r}) produced its output on "
                 f"{tensor.device}. Keep the ids on the CPU (or on the outputs' device)."
             )
+        if batch.keep is not None and batch.keep < batch.size:
+            tensor = tensor[: batch.keep]
         batch.seen.add(layer)
         self.counts[layer] += 1
         event = None

@@ -19,19 +19,24 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.errors import (
+    IncompleteSnapshotWarning,
     InvalidParameterError,
     RecordingError,
+    ReprDynamicsError,
     invalid_parameter,
     parse_int,
 )
 from reprdynamics.recording.convert import to_ids, to_numpy
+from reprdynamics.recording.ranks import (
+    join_run,
+    merge_parts,
+    wait_for_commit,
+    warn_incomplete,
+    write_part,
+)
 from reprdynamics.storage.run import KINDS, Run, create_run, open_run
 
 __all__ = ["IncompleteSnapshotWarning", "Recorder", "snapshot_step_size"]
-
-
-class IncompleteSnapshotWarning(UserWarning):
-    """A snapshot ended before every sample was recorded."""
 
 
 def snapshot_step_size(num_epochs: int, num_snapshots: int) -> int:
@@ -64,27 +69,20 @@ def _caller_stacklevel() -> int:
     return level
 
 
-class _LazyText:
-    """Formats an error location only when an error message needs it."""
-
-    def __init__(self, make, *args) -> None:
-        self._make, self._args = make, args
-
-    def __str__(self) -> str:
-        return self._make(*self._args)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-
 class _Buffer:
-    """One snapshot being assembled: a dense (N, D) array per layer and a seen-mask."""
+    """One snapshot being assembled: a dense (N, D) array per layer, and per layer which
+    batch last wrote each row (-1: none), so checks deferred to the snapshot's end can
+    still name the batch."""
 
-    def __init__(self, n_samples: int, epoch: int | None) -> None:
+    __slots__ = ("epoch", "index", "layers", "n_batches", "n_samples", "rank", "writers")
+
+    def __init__(self, n_samples: int, epoch: int | None, index: int, rank: str = "") -> None:
         self.n_samples = n_samples
+        self.rank = rank  # " (rank r)" when several processes record, else ""
         self.epoch = epoch
+        self.index = index
         self.layers: dict[str, np.ndarray] = {}
-        self.seen: dict[str, np.ndarray] = {}
+        self.writers: dict[str, np.ndarray] = {}
         self.n_batches = 0
 
     def layer(self, name: str, dim: int, dtype: np.dtype) -> np.ndarray:
@@ -92,8 +90,63 @@ class _Buffer:
         if buf is None:
             buf = np.full((self.n_samples, dim), np.nan, dtype=dtype)
             self.layers[name] = buf
-            self.seen[name] = np.zeros(self.n_samples, dtype=bool)
+            # 2N entries: a negative id -k (which NumPy wraps around) marks entry 2N - k,
+            # beyond the N real ones, where the snapshot's end finds it (no check per batch).
+            self.writers[name] = np.full(2 * self.n_samples, -1, dtype=np.int32)
         return buf
+
+    def recorded(self) -> np.ndarray:
+        """``(N,)`` bool: samples recorded in every layer."""
+        n = self.n_samples
+        return np.logical_and.reduce([w[:n] >= 0 for w in self.writers.values()])
+
+    def check_ids(self) -> None:
+        """Refuse a snapshot that a batch with negative ids wrote into, naming the batch."""
+        n = self.n_samples
+        for writers in self.writers.values():
+            guard = writers[n:]
+            if guard.max() < 0:
+                continue
+            batch = int(guard[guard >= 0].min())
+            ids = np.flatnonzero(guard == batch) - n
+            raise RecordingError(
+                f"{ids.size} id(s) at {self.where(batch)} are outside [0, {n}): e.g. "
+                f"{ids[:5].tolist()}. Negative ids would overwrite other samples' rows, so "
+                f"snapshot {self.index} is not written; earlier snapshots are safe."
+            )
+
+    def where(self, batch: int) -> str:
+        epoch = f", epoch {self.epoch}" if self.epoch is not None else ""
+        return f"batch {batch} of snapshot {self.index}{epoch}{self.rank}"
+
+    def check_finite(self, dtype: np.dtype) -> None:
+        """Refuse NaN or inf in recorded rows, naming the first batch that wrote one.
+
+        One vectorised pass per layer and snapshot instead of one per batch. Values beyond
+        the float16 range became inf when copied into a float16 buffer, so this catches
+        them too.
+        """
+        for name, values in self.layers.items():
+            writers = self.writers[name][: self.n_samples]
+            bad = (writers >= 0) & ~np.isfinite(values).all(axis=1)
+            if not bad.any():
+                continue
+            rows = np.flatnonzero(bad)
+            batch = int(writers[rows].min())
+            first = rows[writers[rows] == batch]
+            beyond = (
+                f" (or values beyond the float16 range, |x| > {np.finfo(np.float16).max:g}:"
+                f" record with dtype='float32')"
+                if dtype == np.float16
+                else ""
+            )
+            raise RecordingError(
+                f"The representation of layer {name!r} at {self.where(batch)} holds NaN or "
+                f"inf{beyond} in {first.size} row(s) (sample ids {first[:5].tolist()}"
+                f"{' ...' if first.size > 5 else ''}); {rows.size} row(s) of the snapshot in "
+                f"all. The run keeps only finite values, so snapshot {self.index} is not "
+                f"written. (Training may have diverged; earlier snapshots are safe on disk.)"
+            )
 
 
 class Recorder:
@@ -121,18 +174,37 @@ class Recorder:
     overwrite, resume
         Replace an existing run, or append to it (``resume=True``) after a restart.
     background
-        Write each finished snapshot in a background thread, so ``end_snapshot`` (and the
-        batch that starts a new epoch) returns at once and training goes on while the
-        snapshot is compressed and written. At most one write is in flight (memory: two
-        snapshot buffers). The trade-off: a snapshot is durable only once its write ends
-        — :meth:`flush` waits for it — so a process killed within that window loses the
-        latest snapshot (never an earlier one, and never the run's readability). Off by
-        default: then a snapshot is on disk when ``end_snapshot`` returns.
+        Write each finished snapshot in a background thread (the default), so
+        ``end_snapshot`` (and the batch that starts a new epoch) returns at once and
+        training goes on while the snapshot is checked, compressed and written. At most one
+        write is in flight (memory: two snapshot buffers). A snapshot is durable once its
+        write ends: :meth:`flush` waits for it, :meth:`close` and leaving a ``with`` block
+        flush. A process killed during the write loses that snapshot only, never an
+        earlier one, and never the run's readability. A failed write raises at the next
+        call (``store_batch``, ``end_snapshot``, ``flush`` or ``close``), naming the
+        snapshot. ``background=False`` writes on the calling thread: a snapshot is on disk
+        when ``end_snapshot`` returns.
     storage_options
         Options for fsspec when ``path`` is a URL, e.g. ``{"key": ..., "secret": ...,
         "client_kwargs": {"endpoint_url": ...}}`` for s3fs. Without them s3fs reads
         credentials and endpoint from the environment (``AWS_ACCESS_KEY_ID``,
         ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` ...). Never written into the run.
+    rank, world_size
+        Several processes recording one run (distributed data-parallel training): every
+        process creates a Recorder with the same ``path``, ``n_samples`` and
+        ``world_size`` and its own ``rank``, and stores the batches of its own ids. Rank 0
+        creates the run (the creation options count only there); each snapshot is
+        committed by rank 0 once every rank has written its rows, so a rank that dies
+        leaves that snapshot uncommitted and every earlier one intact. The torch and
+        Lightning integrations fill these from ``torch.distributed``. See
+        ``reprdynamics.recording.ranks``.
+    rank_timeout
+        Seconds a rank waits for the others (rank 0 for their rows at each snapshot,
+        the others for rank 0 to open the run and, when closing, to commit).
+    barrier
+        Optional ``torch.distributed.barrier``-like callable every rank calls once while
+        the run is created: it keeps ranks > 0 from joining an older run at the same
+        path that rank 0 is about to overwrite.
 
     Notes
     -----
@@ -169,9 +241,20 @@ class Recorder:
         overwrite: bool = False,
         resume: bool = False,
         check_finite: bool = True,
-        background: bool = False,
+        background: bool = True,
         storage_options: Mapping[str, Any] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        rank_timeout: float = 600.0,
+        barrier: Callable[[], Any] | None = None,
     ) -> None:
+        world_size = parse_int(world_size, "world_size", "Recorder", low=1)
+        rank = parse_int(rank, "rank", "Recorder", low=0, high=world_size - 1)
+        if not isinstance(rank_timeout, int | float) or not rank_timeout > 0:
+            raise invalid_parameter("rank_timeout", "Recorder", "seconds > 0", rank_timeout)
+        self.rank, self.world_size, self.rank_timeout = rank, world_size, float(rank_timeout)
+        self._parts_written: int | None = None  # the last snapshot this rank wrote a part of
+        self._rank_label = f" (rank {rank})" if world_size > 1 else ""
         if kind not in KINDS:
             raise invalid_parameter("kind", "Recorder", f"one of {KINDS}", kind)
         if np.dtype(dtype) not in (np.dtype("float32"), np.dtype("float16")):
@@ -198,7 +281,19 @@ class Recorder:
             else None
         )
         self._pending: Future[Any] | None = None
-        if resume:
+        if rank > 0:
+            # Rank 0 creates (or reopens) the run; the others join it.
+            if barrier is not None:
+                barrier()
+            self.run = join_run(
+                path,
+                rank=rank,
+                world_size=world_size,
+                n_samples=n_samples,
+                timeout=self.rank_timeout,
+                storage_options=storage_options,
+            )
+        elif resume:
             self.run: Run = open_run(path, mode="r+", storage_options=storage_options)
             if n_samples is not None and n_samples != self.run.n_samples:
                 raise invalid_parameter(
@@ -218,7 +313,12 @@ class Recorder:
                 metadata=metadata,
                 overwrite=overwrite,
                 storage_options=storage_options,
+                expected_snapshots=self._expected_snapshots(),
             )
+        if rank == 0 and world_size > 1:
+            self.run.set_recording({"open": True, "world_size": world_size})
+            if barrier is not None:
+                barrier()
         self.n_samples = self.run.n_samples
         self._output_layer = self.run.output_layer
         self._dims: dict[str, int] = {n: self.run.layer_dim(n) for n in self.run.layers}
@@ -233,6 +333,11 @@ class Recorder:
         # older checkpoint would otherwise repeat epochs in the run.
         self._resume_floor: int | None = self._last_written_epoch if resume else None
         self._timing_depth = 0
+        self._half = self.dtype == np.float16
+        # The epoch of the previous batch and whether the schedule records it: a batch of
+        # the same epoch skips the epoch checks.
+        self._fast_epoch: int | None = None
+        self._fast_record = True
         self._buffer: _Buffer | None = None
         self._n_snapshots = self.run.n_snapshots  # written, or being written
         self._sources: list[Callable[[], Any]] = []
@@ -240,6 +345,11 @@ class Recorder:
         self._closed = False
         self._step = 0
         self.time_in_recorder = 0.0  # seconds spent inside store_batch / end_snapshot
+
+    def _expected_snapshots(self) -> int | None:
+        if self.num_epochs is None:
+            return None
+        return -(-int(self.num_epochs) // self.step_size)
 
     # ------------------------------------------------------------------ schedule
     def should_record(self, epoch: int) -> bool:
@@ -277,10 +387,18 @@ class Recorder:
             self._flushing_sources = False
 
     def flush(self) -> None:
-        """Wait until every ended snapshot is on disk; re-raise a failed background write."""
+        """Wait until every ended snapshot is on disk; re-raise a failed background write.
+
+        The error names the snapshot; that snapshot is not in the run, the ones before it
+        are, and recording can go on (the next snapshot takes its place).
+        """
         pending, self._pending = self._pending, None
         if pending is not None:
-            pending.result()
+            try:
+                pending.result()
+            except BaseException:
+                self._n_snapshots = self.run.n_snapshots
+                raise
 
     # ------------------------------------------------------------------ recording
     def store_batch(
@@ -315,12 +433,13 @@ class Recorder:
         """
         # Timed inline: a context manager costs as much as the checks on this hot path.
         started = time.perf_counter()
-        self._timing_depth += 1
+        depth = self._timing_depth
+        self._timing_depth = depth + 1
         try:
             return self._store_batch(representation, ids, epoch, layer, step)
         finally:
-            self._timing_depth -= 1
-            if self._timing_depth == 0:  # store_batch may end a snapshot: count it once
+            self._timing_depth = depth
+            if depth == 0:  # store_batch may end a snapshot: count it once
                 self.time_in_recorder += time.perf_counter() - started
 
     @contextmanager
@@ -336,112 +455,144 @@ class Recorder:
 
     def _where(self, buffer: _Buffer | None = None) -> str:
         buf = buffer or self._buffer
-        t = self._n_snapshots
-        batch = buf.n_batches if buf is not None else 0
-        epoch = f", epoch {buf.epoch}" if buf is not None and buf.epoch is not None else ""
-        return f"batch {batch} of snapshot {t}{epoch}"
+        if buf is not None:
+            return buf.where(buf.n_batches)
+        return f"batch 0 of snapshot {self._n_snapshots}{self._rank_label}"
 
     def _store_batch(
         self, representation: Any, ids: Any, epoch: int | None, layer: str | None, step: int | None
     ) -> bool:
+        # The hot path: a few attribute reads, one copy and one index write per batch.
+        # Finiteness is checked once per snapshot (see _Buffer.check_finite).
         if self._closed:
             raise RecordingError("This recorder is closed; open a new one with resume=True.")
-        layer = layer or self._output_layer
+        pending = self._pending
+        if pending is not None and pending.done():
+            self.flush()  # a failed background write surfaces at the next call
         if epoch is not None:
-            epoch = int(epoch)
-            current = self._current_epoch
-            if current is not None and epoch < current:
-                raise RecordingError(
-                    f"Epoch went backwards at {self._where()}: got epoch {epoch} after "
-                    f"epoch {current}. Epochs passed to store_batch must not decrease."
-                )
-            floor = self._resume_floor
-            if floor is not None:
-                if epoch <= floor:
-                    raise RecordingError(
-                        f"The run at {self.run.location!r} already holds epoch {floor}; a "
-                        f"resumed recording must continue with a later epoch, got {epoch}. "
-                        f"(Restarted from an older checkpoint? Record into a new run.)"
-                    )
-                self._resume_floor = None
-            self._current_epoch = epoch
-            # A new epoch ends the pending snapshot even when the schedule skips the new
-            # epoch, so a finished snapshot is on disk before the next epoch's work starts.
-            pending = self._buffer
-            if pending is not None and pending.epoch is not None and epoch != pending.epoch:
-                self.end_snapshot()
-            if not self.should_record(epoch):
+            if epoch != self._fast_epoch:
+                if not self._enter_epoch(int(epoch)):
+                    return False
+            elif not self._fast_record:
                 return False
-        if self._buffer is None:
-            self._buffer = _Buffer(self.n_samples, epoch)
         buf = self._buffer
-        where = _LazyText(self._where, buf)
-
-        values = to_numpy(representation)
-        idx = to_ids(ids)
-        if values.ndim == 0:
-            raise RecordingError(f"The representation at {where} is a scalar; expected (B, D).")
-        if values.ndim == 1:
-            values = values[:, None]
-        elif values.ndim > 2:
-            values = values.reshape(values.shape[0], -1)
-        if idx.size and idx.dtype.kind not in "iu":
-            if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
-                idx = idx.astype(np.int64)
-            else:
-                raise RecordingError(f"The ids at {where} must be integers; got dtype {idx.dtype}.")
+        if buf is None:
+            buf = self._buffer = _Buffer(self.n_samples, epoch, self._n_snapshots, self._rank_label)
+        values = representation if type(representation) is np.ndarray else to_numpy(representation)
+        if type(ids) is np.ndarray and ids.dtype == np.int64 and ids.ndim == 1:
+            idx = ids
+        else:
+            idx = self._parse_ids(ids, buf)
+        if values.ndim != 2:
+            values = self._as_rows(values, buf)
         if values.shape[0] != idx.shape[0]:
             raise RecordingError(
-                f"The representation at {where} has {values.shape[0]} rows but {idx.shape[0]} "
-                f"ids were given; they must match."
-            )
-        # One pass: negative ids wrap to huge values when viewed as unsigned.
-        if idx.size and (idx.astype(np.uint64, copy=False) >= self.n_samples).any():
-            bad = idx[(idx < 0) | (idx >= self.n_samples)]
-            raise RecordingError(
-                f"{bad.size} id(s) at {where} are outside [0, {self.n_samples}): "
-                f"e.g. {bad[:5].tolist()}."
+                f"The representation at {buf.where(buf.n_batches)} has {values.shape[0]} rows "
+                f"but {idx.shape[0]} ids were given; they must match."
             )
         if values.dtype.kind not in "fiub":
             raise RecordingError(
-                f"The representation at {where} has dtype {values.dtype}; expected numbers."
+                f"The representation at {buf.where(buf.n_batches)} has dtype {values.dtype}; "
+                f"expected numbers."
             )
-        dim = self._dims.get(layer)
-        if dim is not None and values.shape[1] != dim:
-            raise RecordingError(
-                f"The representation of layer {layer!r} at {where} has {values.shape[1]} "
-                f"dimensions, but earlier batches had {dim}; it must not change."
-            )
-        if self.check_finite and values.dtype.kind == "f" and not np.isfinite(values).all():
-            n_bad = int((~np.isfinite(values)).any(axis=1).sum())
-            raise RecordingError(
-                f"The representation of layer {layer!r} at {where} holds NaN or inf in "
-                f"{n_bad} row(s); the run keeps only finite values. (Training may have "
-                f"diverged; earlier snapshots are safe on disk.)"
-            )
-        if self.dtype == np.float16 and values.dtype.kind in "fiu" and values.size:
-            # Beyond ±65504 float16 turns a finite value into inf; refuse rather than store it.
-            magnitude = np.abs(values.astype(np.float64, copy=False))
-            if (magnitude[np.isfinite(magnitude)] > np.finfo(np.float16).max).any():
-                raise RecordingError(
-                    f"The representation of layer {layer!r} at {where} holds values beyond "
-                    f"the float16 range (|x| > {np.finfo(np.float16).max:g}); record with "
-                    f"dtype='float32'."
-                )
-        if dim is None:
-            if self._n_snapshots > 0:
-                raise RecordingError(
-                    f"Layer {layer!r} appears at {where}, but the run's earlier snapshots "
-                    f"record only {sorted(self._dims)}. Record the same layers in every snapshot."
-                )
-            self._dims[layer] = values.shape[1]
-        target = buf.layer(layer, values.shape[1], self.dtype)
-        target[idx] = values  # duplicate ids: NumPy assigns in order, so the last write wins
-        buf.seen[layer][idx] = True
+        layer = layer or self._output_layer
+        target = buf.layers.get(layer)
+        if target is None:
+            target = self._new_layer(buf, layer, values)
+        elif values.shape[1] != target.shape[1]:
+            raise self._dim_error(buf, layer, values, target.shape[1])
+        try:  # NumPy checks every id < N before it copies anything (negatives: check_ids)
+            if self._half:
+                with np.errstate(over="ignore"):  # inf here is refused at the snapshot's end
+                    target[idx] = values
+            else:
+                target[idx] = values
+        except IndexError:
+            raise self._range_error(buf, idx) from None
+        # Duplicate ids: NumPy assigns in order, so the last write wins (values and writer).
+        buf.writers[layer][idx] = buf.n_batches
         buf.n_batches += 1
         if step is not None:
             self._step = int(step)
         return True
+
+    def _enter_epoch(self, epoch: int) -> bool:
+        """The checks of a batch whose epoch differs from the previous batch's; then whether
+        the schedule records it. Ends the pending snapshot of an earlier epoch."""
+        current = self._current_epoch
+        if current is not None and epoch < current:
+            raise RecordingError(
+                f"Epoch went backwards at {self._where()}: got epoch {epoch} after "
+                f"epoch {current}. Epochs passed to store_batch must not decrease."
+            )
+        floor = self._resume_floor
+        if floor is not None:
+            if epoch <= floor:
+                raise RecordingError(
+                    f"The run at {self.run.location!r} already holds epoch {floor}; a "
+                    f"resumed recording must continue with a later epoch, got {epoch}. "
+                    f"(Restarted from an older checkpoint? Record into a new run.)"
+                )
+            self._resume_floor = None
+        self._current_epoch = epoch
+        # A new epoch ends the pending snapshot even when the schedule skips the new
+        # epoch, so a finished snapshot is written before the next epoch's work starts.
+        pending = self._buffer
+        if pending is not None and pending.epoch is not None and epoch != pending.epoch:
+            self.end_snapshot()
+        record = self.should_record(epoch)
+        self._fast_epoch, self._fast_record = epoch, record
+        return record
+
+    def _parse_ids(self, ids: Any, buf: _Buffer) -> np.ndarray:
+        idx = to_ids(ids)
+        if idx.size and idx.dtype.kind not in "iu":
+            if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
+                return idx.astype(np.int64)
+            raise RecordingError(
+                f"The ids at {buf.where(buf.n_batches)} must be integers; got dtype {idx.dtype}."
+            )
+        if idx.dtype.kind == "u" and idx.size and int(idx.max()) >= self.n_samples:
+            raise self._range_error(buf, idx)
+        return idx.astype(np.int64, copy=False)
+
+    def _as_rows(self, values: np.ndarray, buf: _Buffer) -> np.ndarray:
+        if values.ndim == 0:
+            raise RecordingError(
+                f"The representation at {buf.where(buf.n_batches)} is a scalar; expected (B, D)."
+            )
+        if values.ndim == 1:
+            return values[:, None]
+        return values.reshape(values.shape[0], -1)
+
+    def _range_error(self, buf: _Buffer, idx: np.ndarray) -> RecordingError:
+        wide = idx.astype(np.int64)
+        bad = wide[(wide < 0) | (wide >= self.n_samples)]
+        return RecordingError(
+            f"{bad.size} id(s) at {buf.where(buf.n_batches)} are outside "
+            f"[0, {self.n_samples}): e.g. {bad[:5].tolist()}."
+        )
+
+    def _dim_error(self, buf: _Buffer, layer: str, values: np.ndarray, dim: int) -> RecordingError:
+        return RecordingError(
+            f"The representation of layer {layer!r} at {buf.where(buf.n_batches)} has "
+            f"{values.shape[1]} dimensions, but earlier batches had {dim}; it must not change."
+        )
+
+    def _new_layer(self, buf: _Buffer, layer: str, values: np.ndarray) -> np.ndarray:
+        """The first batch of a layer in this snapshot: check it against earlier snapshots."""
+        dim = self._dims.get(layer)
+        if dim is not None and values.shape[1] != dim:
+            raise self._dim_error(buf, layer, values, dim)
+        if dim is None:
+            if self._n_snapshots > 0:
+                raise RecordingError(
+                    f"Layer {layer!r} appears at {buf.where(buf.n_batches)}, but the run's "
+                    f"earlier snapshots record only {sorted(self._dims)}. Record the same "
+                    f"layers in every snapshot."
+                )
+            self._dims[layer] = values.shape[1]
+        return buf.layer(layer, values.shape[1], self.dtype)
 
     def end_snapshot(
         self,
@@ -461,7 +612,7 @@ class Recorder:
             self._flush_sources()
             buf = self._buffer
             if buf is None or buf.n_batches == 0:
-                if metrics and self._n_snapshots:
+                if metrics and self._n_snapshots and self.rank == 0:
                     self.flush()
                     last = self.run.epochs[-1]
                     this = self._current_epoch if epoch is None else int(epoch)
@@ -471,14 +622,14 @@ class Recorder:
             missing_layers = set(self._dims) - set(buf.layers)
             if missing_layers:
                 raise RecordingError(
-                    f"Snapshot {self._n_snapshots} has no batches for layer(s) "
+                    f"Snapshot {buf.index} has no batches for layer(s) "
                     f"{sorted(missing_layers)}; every snapshot must record every layer."
                 )
-            recorded = np.logical_and.reduce(list(buf.seen.values()))
-            n_missing = int(self.n_samples - recorded.sum())
-            if n_missing:
+            recorded = buf.recorded()
+            n_missing = int(self.n_samples - np.count_nonzero(recorded))
+            if n_missing and self.world_size == 1:  # several ranks: rank 0 warns, merged
                 warnings.warn(
-                    f"Snapshot {self._n_snapshots} (epoch {buf.epoch}) ends with {n_missing} "
+                    f"Snapshot {buf.index} (epoch {buf.epoch}) ends with {n_missing} "
                     f"of {self.n_samples} samples never recorded; it is written with "
                     f"complete=False and NaN rows for them.",
                     IncompleteSnapshotWarning,
@@ -493,20 +644,59 @@ class Recorder:
                 recorded=recorded,
                 dtype=self.dtype,
             )
+            self._buffer = None
             # One write in flight at most: wait for the previous one (and surface its error).
             self.flush()
             if self._writer is not None:
-                self._pending = self._writer.submit(self.run.append_snapshot, buf.layers, **write)
+                self._pending = self._writer.submit(self._write, buf, write)
             else:
-                self.run.append_snapshot(buf.layers, **write)
+                self._write(buf, write)
             self._n_snapshots += 1
             self._last_written_epoch = buf.epoch
             if buf.epoch is not None and (
                 self._current_epoch is None or buf.epoch > self._current_epoch
             ):
                 self._current_epoch = buf.epoch
-            self._buffer = None
+                self._fast_epoch = None  # the next batch runs the epoch checks again
             return True
+
+    def _write(self, buf: _Buffer, write: dict[str, Any]) -> None:
+        """Check and write one ended snapshot (in the writer thread when in background)."""
+        buf.check_ids()
+        if self.check_finite:
+            buf.check_finite(self.dtype)
+        try:
+            if self.world_size == 1:
+                self.run.append_snapshot(buf.layers, **write)
+                return
+            n = self.n_samples
+            written = {name: w[:n] >= 0 for name, w in buf.writers.items()}
+            if self.rank > 0:
+                rows = np.logical_or.reduce(list(written.values()))
+                write_part(
+                    self.run, buf.index, self.rank, self.world_size, buf.layers, rows, buf.epoch
+                )
+                self._parts_written = buf.index
+                return
+            recorded = merge_parts(
+                self.run,
+                buf.index,
+                self.world_size,
+                buf.layers,
+                written,
+                buf.epoch,
+                self.rank_timeout,
+            )
+            warn_incomplete(buf.index, buf.epoch, recorded)
+            self.run.append_snapshot(buf.layers, **{**write, "recorded": recorded})
+            self.run.drop_parts(buf.index)
+        except ReprDynamicsError:
+            raise
+        except Exception as exc:
+            raise RecordingError(
+                f"Writing snapshot {buf.index} (epoch {buf.epoch}) to {self.run.location!r} "
+                f"failed: {type(exc).__name__}: {exc}. Earlier snapshots are safe."
+            ) from exc
 
     def close(self) -> None:
         """End the current snapshot, if any, and refuse further batches."""
@@ -514,6 +704,13 @@ class Recorder:
             try:
                 self.end_snapshot()
                 self.flush()
+                if self.rank > 0:
+                    if self._parts_written is not None:  # durable means committed by rank 0
+                        wait_for_commit(self.run, self._parts_written, self.rank, self.rank_timeout)
+                else:
+                    self.run.consolidate()  # opening the finished run reads one object
+                    if self.world_size > 1:
+                        self.run.set_recording({"open": False, "world_size": self.world_size})
             finally:
                 self._closed = True
                 if self._writer is not None:

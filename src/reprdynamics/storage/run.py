@@ -3,24 +3,34 @@
 Layout (see ``docs/run-format.md``)::
 
     run/  attrs: format, format_version, created, kind, class_names, n_samples,
-                 output_layer, snapshots=[{index, epoch, step, wall_time, metrics}]
-      representations/<layer>  float32|float16 (T, N, D), chunks of one snapshot row-block
-      predictions              int32 (T, N), argmax of the output layer (-1 = not recorded)
+                 output_layer, metadata, consolidated=[entries of the first snapshots]
+      snapshots/<t>            one group per committed snapshot; attrs: the entry
+                               {index, epoch, step, wall_time, metrics, complete}
+      representations/<layer>  float32|float16 (capacity >= T, N, D), chunks of one
+                               snapshot row-block
+      predictions              int32 (capacity >= T, N), argmax of the output layer
+                               (-1 = not recorded)
       labels                   int32 (N,), -1 = unknown (optional)
       inputs                   (N, ...) images or features for thumbnails (optional)
-      complete                 bool (T,), every sample of the snapshot was recorded
       extras/<name>            per-sample arrays (N, ...) such as a label-noise mask
+      parts/<t>/<rank>         rows of snapshot t written by one rank of a multi-process
+                               recording, until they are merged and committed
       cache/<key>              derived results keyed by their parameters
 
-The commit point of a snapshot is the group attribute ``snapshots``: the arrays of
-snapshot ``t`` are written first (each chunk file atomically), and only then is the
-snapshot's entry appended to ``snapshots``. A process killed mid-snapshot therefore leaves
-at most some rows beyond ``len(snapshots)``, which readers ignore and the next append
-overwrites. This module imports nothing of ours but :mod:`reprdynamics.errors`.
+The commit point of snapshot ``t`` is the creation of the group ``snapshots/<t>``, one
+write of one small object: the arrays of snapshot ``t`` are written first (each chunk
+file atomically), and only then is its entry created. ``T`` is the number of entries
+``0, 1, ...`` present. A process killed mid-snapshot therefore leaves at most some rows
+beyond ``T``, which readers ignore and the next append overwrites. Arrays are pre-sized
+and grown by doubling, so an append does not rewrite their metadata; nothing written per
+snapshot grows with ``T``. Format version 1 (a ``snapshots`` list attribute rewritten
+at every commit, and a ``complete`` array) is read as well, and upgraded in place by the
+first write. This module imports nothing of ours but :mod:`reprdynamics.errors`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -37,6 +47,8 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.errors
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync as _zarr_sync
 from zarr.errors import ContainsArrayError, ContainsGroupError
 
 from reprdynamics.errors import (
@@ -51,6 +63,7 @@ from reprdynamics.errors import (
     UnknownSampleError,
     UnsupportedFormatVersionError,
     invalid_parameter,
+    parse_int,
 )
 from reprdynamics.storage.remote import (
     check_bucket,
@@ -71,11 +84,14 @@ __all__ = [
 ]
 
 FORMAT_NAME = "reprdynamics"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one entry per snapshot as the commit point (1: a list attribute)
 KINDS = ("logits", "probabilities", "features")
 #: Bump when a derived result's computation changes, so older cache entries are not served.
 CACHE_VERSION = 2  # 2: neighbour stacks chunked per snapshot, with a recall array
 _CHUNK_BYTES = 8 * 1024 * 1024  # target size of one (1, rows, D) chunk before compression
+_ENTRIES = "snapshots"  # the group holding one committed entry per snapshot
+_PARTS = "parts"  # rows of multi-process snapshots awaiting their merge
+_MIN_CAPACITY = 8  # snapshots the arrays of a new run are sized for, unless told more
 
 
 _CACHE_LOCKS: dict[tuple[str, str], threading.Lock] = {}
@@ -204,6 +220,7 @@ def create_run(
     metadata: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
+    expected_snapshots: int | None = None,
 ) -> Run:
     """Create an empty run (no snapshots) and return it open for appending.
 
@@ -231,6 +248,9 @@ def create_run(
         ...}}`` for s3fs; without them s3fs reads the environment (``AWS_ACCESS_KEY_ID``,
         ``AWS_ENDPOINT_URL`` ...). Kept on the returned :class:`Run`, never written into
         the run. See ``docs/object-storage.md``.
+    expected_snapshots
+        How many snapshots the arrays are sized for up front (they grow by doubling
+        beyond it, so this is a hint, not a limit).
 
     Raises
     ------
@@ -324,16 +344,21 @@ def create_run(
         "output_layer": output_layer,
         "class_names": list(class_names) if class_names is not None else None,
         "n_samples": n_samples,
-        "snapshots": [],
+        "consolidated": [],
         "metadata": dict(metadata or {}),
     }
+    capacity = _MIN_CAPACITY
+    if expected_snapshots is not None:
+        capacity = max(
+            capacity, parse_int(expected_snapshots, "expected_snapshots", "create_run", low=1)
+        )
     group.create_group("representations")
+    group.create_group(_ENTRIES)
     group.create_group("extras")
     group.create_group("cache")
-    group.create_array("complete", shape=(0,), chunks=(1024,), dtype="bool", fill_value=False)
     group.create_array(
         "predictions",
-        shape=(0, n_samples),
+        shape=(capacity, n_samples),
         chunks=(1, _rows_per_chunk(n_samples, 4)),
         dtype="int32",
         fill_value=-1,
@@ -456,6 +481,64 @@ class Run:
         # Opening a Zarr array reads its metadata from the store; keep the handles.
         self._handles: dict[str, zarr.Array] = {}
         self._layer_names: list[str] | None = None
+        self._entries: list[dict[str, Any]] = self._load_entries()
+
+    # ------------------------------------------------------------------ entries
+    def _key(self, *parts: str) -> str:
+        """A key of the store, relative to the store's root, inside this run's group."""
+        root = self._group.path
+        return "/".join([root, *parts] if root else parts)
+
+    def _load_entries(self) -> list[dict[str, Any]]:
+        """The committed snapshots' entries, in order (version 1: from the list attribute)."""
+        attrs = self._attrs
+        version = attrs.get("format_version")
+        if version == 1:
+            snaps = attrs.get("snapshots")
+            if not isinstance(snaps, list):
+                return []  # _check names the problem
+            try:
+                complete = np.asarray(self._group["complete"][: len(snaps)], dtype=bool)
+            except (KeyError, zarr.errors.BaseZarrError, ValueError):
+                complete = np.zeros(0, dtype=bool)  # _check names the missing array
+            return [
+                {**dict(e), "complete": bool(complete[t]) if t < complete.size else False}
+                for t, e in enumerate(snaps)
+                if isinstance(e, Mapping)
+            ]
+        consolidated = attrs.get("consolidated")
+        entries = [dict(e) for e in consolidated] if isinstance(consolidated, list) else []
+        return entries + _zarr_sync(self._read_entries_from(len(entries)))
+
+    async def _read_entries_from(self, start: int) -> list[dict[str, Any]]:
+        """Entries ``start, start + 1, ...`` present in the store: one listing, parallel reads."""
+        store = self._group.store
+        prefix = self._key(_ENTRIES)
+        present = set()
+        async for name in store.list_dir(prefix):
+            if name.isdigit():
+                present.add(int(name))
+        wanted = []
+        while start + len(wanted) in present:
+            wanted.append(start + len(wanted))
+        proto = default_buffer_prototype()
+        blobs = await asyncio.gather(
+            *(store.get(f"{prefix}/{t}/zarr.json", prototype=proto) for t in wanted)
+        )
+        entries = []
+        for t, blob in zip(wanted, blobs, strict=True):
+            if blob is None:  # removed between listing and reading
+                break
+            try:
+                meta = json.loads(blob.to_bytes())
+            except ValueError as exc:
+                raise CorruptRunError(
+                    f"The entry of snapshot {t} of the run at {self.location!r} "
+                    f"({prefix}/{t}/zarr.json) is not valid JSON: {exc}"
+                ) from exc
+            entry = meta.get("attributes") if isinstance(meta, dict) else None
+            entries.append(entry if isinstance(entry, dict) else {"index": None})
+        return entries
 
     def _array(self, path: str) -> zarr.Array:
         arr = self._handles.get(path)
@@ -487,14 +570,21 @@ class Run:
             raise UnsupportedFormatVersionError(
                 f"The run at {self.location!r} has unknown format_version {version}."
             )
-        for key in ("n_samples", "snapshots", "kind"):
+        listed = "snapshots" if version == 1 else "consolidated"
+        for key in ("n_samples", listed, "kind"):
             if key not in attrs:
                 raise CorruptRunError(f"The run at {self.location!r} lacks the {key!r} attribute.")
-        if not isinstance(attrs["snapshots"], list):
+        if not isinstance(attrs[listed], list):
             raise CorruptRunError(
-                f"The run at {self.location!r} has a 'snapshots' attribute that is not a list."
+                f"The run at {self.location!r} has a {listed!r} attribute that is not a list."
             )
-        n_snap = len(attrs["snapshots"])
+        for t, entry in enumerate(self._entries):
+            if entry.get("index") != t:
+                raise CorruptRunError(
+                    f"The entry of snapshot {t} of the run at {self.location!r} is damaged: "
+                    f"its index is {entry.get('index')!r}, expected {t}."
+                )
+        n_snap = len(self._entries)
         if "representations" not in self._group:
             raise CorruptRunError(
                 f"The run at {self.location!r} lacks the 'representations' group."
@@ -504,7 +594,7 @@ class Run:
                 f"The run at {self.location!r} lists {n_snap} snapshots but holds no layer "
                 "arrays under 'representations'."
             )
-        for name in ("complete", "predictions"):
+        for name in ("complete", "predictions") if version == 1 else ("predictions",):
             if name not in self._group:
                 raise CorruptRunError(f"The run at {self.location!r} lacks the {name!r} array.")
             if self._group[name].shape[0] < n_snap:
@@ -534,6 +624,7 @@ class Run:
             self._attrs = dict(self._group.attrs.asdict())
             self._handles.clear()
             self._layer_names = None
+            self._entries = self._load_entries()
             self._check()
         return self
 
@@ -562,7 +653,7 @@ class Run:
     @property
     def n_snapshots(self) -> int:
         """T: the number of committed snapshots (complete or not)."""
-        return len(self._attrs["snapshots"])
+        return len(self._entries)
 
     @property
     def kind(self) -> str:
@@ -595,29 +686,29 @@ class Run:
                 wall_time=s.get("wall_time"),
                 metrics=dict(s.get("metrics") or {}),
             )
-            for s in self._attrs["snapshots"]
+            for s in self._entries
         ]
 
     @property
     def epochs(self) -> list[int | None]:
-        return [s.get("epoch") for s in self._attrs["snapshots"]]
+        return [s.get("epoch") for s in self._entries]
 
     def metric(self, name: str) -> np.ndarray:
         """One metric per snapshot as a float array (NaN where a snapshot lacks it)."""
-        values = [(s.get("metrics") or {}).get(name) for s in self._attrs["snapshots"]]
+        values = [(s.get("metrics") or {}).get(name) for s in self._entries]
         return np.array([v if isinstance(v, int | float) else np.nan for v in values], dtype=float)
 
     @property
     def metric_names(self) -> list[str]:
         names: dict[str, None] = {}
-        for s in self._attrs["snapshots"]:
+        for s in self._entries:
             names.update(dict.fromkeys(s.get("metrics") or {}))
         return list(names)
 
     @property
     def complete(self) -> np.ndarray:
         """``(T,)`` bool: snapshot t holds every sample."""
-        return np.asarray(self._array("complete")[: self.n_snapshots], dtype=bool)
+        return np.array([bool(e.get("complete")) for e in self._entries], dtype=bool)
 
     @property
     def complete_snapshots(self) -> np.ndarray:
@@ -837,6 +928,7 @@ class Run:
             raise invalid_parameter(
                 "recorded", "append_snapshot", f"a ({n},) bool array", recorded.shape
             )
+        self._upgrade()
         reps = self._group["representations"]
         if t == 0:
             # Leftovers of a first append killed before its commit: start afresh.
@@ -855,22 +947,17 @@ class Run:
                 d = values.shape[1]
                 arr = reps.create_array(
                     name,
-                    shape=(0, n, d),
+                    shape=(self._array("predictions").shape[0], n, d),
                     chunks=(1, _rows_per_chunk(n, d * store_dtype.itemsize), d),
                     dtype=store_dtype,
                     fill_value=np.nan,
+                    attributes={"kind": kinds.get(name, self._default_kind(name))},
                 )
-                default_kind = self.kind if name == self.output_layer else "features"
-                arr.attrs["kind"] = kinds.get(name, default_kind)
                 self._handles[f"representations/{name}"] = arr
                 self._layer_names = None
-            arr = self._array(f"representations/{name}")
-            if arr.shape[0] != t + 1:
-                arr.resize((t + 1, n, values.shape[1]))
+            arr = self._grown(f"representations/{name}", t)
             arr[t] = values.astype(arr.dtype, copy=False)
-        pred_arr = self._array("predictions")
-        if pred_arr.shape[0] != t + 1:
-            pred_arr.resize((t + 1, n))
+        pred_arr = self._grown("predictions", t)
         out = arrays.get(self.output_layer)
         pred = np.full(n, -1, dtype=np.int32)
         if out is not None and self.kind in ("logits", "probabilities"):
@@ -880,10 +967,6 @@ class Run:
                 pred[recorded] = np.argmax(out[recorded], axis=1)
         # Always written, so a row left by a killed append is never mistaken for this one.
         pred_arr[t] = pred
-        comp = self._array("complete")
-        if comp.shape[0] != t + 1:
-            comp.resize((t + 1,))
-        comp[t] = bool(recorded.all())
         info = SnapshotInfo(
             index=t,
             epoch=None if epoch is None else int(epoch),
@@ -891,21 +974,126 @@ class Run:
             wall_time=time.time() if wall_time is None else float(wall_time),
             metrics={str(k): _json_number(v) for k, v in (metrics or {}).items()},
         )
-        # The commit point: only now does the snapshot exist for readers.
-        self._attrs["snapshots"] = [*self._attrs["snapshots"], info.to_dict()]
-        self._group.attrs["snapshots"] = self._attrs["snapshots"]
+        entry = {**info.to_dict(), "complete": bool(recorded.all())}
+        # The commit point: one small object; only now does the snapshot exist for readers.
+        self._group.create_group(f"{_ENTRIES}/{t}", attributes=entry, overwrite=True)
+        self._entries.append(entry)
         return info
+
+    def _default_kind(self, layer: str) -> str:
+        return self.kind if layer == self.output_layer else "features"
+
+    def _grown(self, path: str, t: int) -> zarr.Array:
+        """The array at ``path``, grown (by doubling) to hold row ``t``: a resize is rare."""
+        arr = self._array(path)
+        if arr.shape[0] <= t:
+            arr.resize((max(2 * arr.shape[0], t + 1, _MIN_CAPACITY), *arr.shape[1:]))
+        return arr
+
+    def _upgrade(self) -> None:
+        """Turn a version 1 run into version 2 before its first write (crash-safe).
+
+        The entries are written first; the attributes, switched last in one write, are what
+        makes the run version 2. A kill in between leaves a readable version 1 run.
+        """
+        if self._attrs.get("format_version") != 1:
+            return
+        entries_group = self._group.require_group(_ENTRIES)
+        for t, entry in enumerate(self._entries):
+            entries_group.create_group(str(t), attributes=entry, overwrite=True)
+        attrs = {k: v for k, v in self._attrs.items() if k != "snapshots"}
+        attrs.update(format_version=FORMAT_VERSION, consolidated=list(self._entries))
+        self._group.attrs.put(attrs)
+        self._attrs = attrs
+        if "complete" in self._group:
+            del self._group["complete"]
+        self._handles.pop("complete", None)
+
+    def consolidate(self) -> None:
+        """Copy every entry into the group attributes, so opening the run reads one object.
+
+        Readers take the consolidated entries and then the entries beyond them; a recorder
+        consolidates when it closes, not per snapshot.
+        """
+        self._require_writable()
+        self._upgrade()
+        if len(self._attrs.get("consolidated") or []) == len(self._entries):
+            return
+        self._attrs["consolidated"] = [dict(e) for e in self._entries]
+        self._group.attrs["consolidated"] = self._attrs["consolidated"]
 
     def set_metrics(self, snapshot: int, metrics: Mapping[str, Any]) -> None:
         """Add or replace metrics of a committed snapshot (e.g. validation accuracy later)."""
         self._require_writable()
         t = self._check_snapshot(snapshot)
-        snaps = [dict(s) for s in self._attrs["snapshots"]]
-        merged = dict(snaps[t].get("metrics") or {})
+        self._upgrade()
+        entry = dict(self._entries[t])
+        merged = dict(entry.get("metrics") or {})
         merged.update({str(k): _json_number(v) for k, v in metrics.items()})
-        snaps[t]["metrics"] = merged
-        self._attrs["snapshots"] = snaps
-        self._group.attrs["snapshots"] = snaps
+        entry["metrics"] = merged
+        self._group.create_group(f"{_ENTRIES}/{t}", attributes=entry, overwrite=True)
+        self._entries[t] = entry
+        consolidated = self._attrs.get("consolidated") or []
+        if t < len(consolidated):
+            self._attrs["consolidated"] = [*consolidated[:t], entry, *consolidated[t + 1 :]]
+            self._group.attrs["consolidated"] = self._attrs["consolidated"]
+
+    # ------------------------------------------------------------------ parts
+    def write_part(
+        self,
+        t: int,
+        rank: int,
+        ids: np.ndarray,
+        layers: Mapping[str, np.ndarray],
+        facts: Mapping[str, Any],
+    ) -> None:
+        """Store the rows one rank recorded for snapshot ``t``, to be merged by rank 0.
+
+        ``facts`` (JSON) describe the part; they are written last, with ``done``, so a part
+        is either whole or absent to its reader.
+        """
+        self._require_writable()
+        path = f"{_PARTS}/{t}/{rank}"
+        group = self._group.require_group(path)
+        for name, values in {"ids": ids, **{f"layer.{k}": v for k, v in layers.items()}}.items():
+            values = np.ascontiguousarray(values)
+            row_bytes = int(np.prod(values.shape[1:], dtype=np.int64)) * values.itemsize
+            rows = _rows_per_chunk(max(values.shape[0], 1), row_bytes)
+            arr = group.create_array(
+                name,
+                shape=values.shape,
+                chunks=(rows, *values.shape[1:]),
+                dtype=values.dtype,
+                overwrite=True,
+            )
+            if values.size:
+                arr[...] = values
+        group.attrs.put({**json.loads(json.dumps(dict(facts))), "done": True})
+
+    def read_part(
+        self, t: int, rank: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]] | None:
+        """``(ids, layers, facts)`` of a part written whole by :meth:`write_part`, else None."""
+        try:
+            group = self._group[f"{_PARTS}/{t}/{rank}"]
+            facts = dict(group.attrs.asdict())
+            if facts.get("done") is not True:
+                return None
+            arrays = {name: np.asarray(group[name][...]) for name in group.array_keys()}
+        except (KeyError, FileNotFoundError, zarr.errors.BaseZarrError):
+            return None
+        ids = arrays.pop("ids")
+        return ids, {k[len("layer.") :]: v for k, v in arrays.items()}, facts
+
+    def drop_parts(self, t: int) -> None:
+        """Delete the parts of snapshot ``t`` (after its commit, or to start it afresh)."""
+        self._require_writable()
+        try:
+            parts = self._group[_PARTS]
+            if str(t) in parts:
+                del parts[str(t)]
+        except (KeyError, FileNotFoundError):
+            pass
 
     def write_extra(self, name: str, values: Any, *, overwrite: bool = False) -> None:
         """Store a per-sample array under ``extras/`` (e.g. which labels were flipped)."""
@@ -922,6 +1110,13 @@ class Run:
             del extras[name]
         arr = extras.create_array(name, shape=values.shape, dtype=values.dtype)
         arr[...] = values
+
+    def set_recording(self, state: Mapping[str, Any]) -> None:
+        """Mark who records the run (attribute ``recording``, e.g. ``{"open": True,
+        "world_size": 2}`` while the ranks of a multi-process recording may join)."""
+        self._require_writable()
+        self._attrs["recording"] = dict(state)
+        self._group.attrs["recording"] = self._attrs["recording"]
 
     def update_metadata(self, **values: Any) -> None:
         self._require_writable()
