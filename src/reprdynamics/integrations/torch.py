@@ -30,6 +30,7 @@ the recorder is called once per group rather than once per batch and layer.
 
 from __future__ import annotations
 
+import collections
 import difflib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -47,12 +48,13 @@ from reprdynamics.errors import (
     invalid_parameter,
     require,
 )
-from reprdynamics.recording.convert import to_ids
+from reprdynamics.recording.convert import register_device_stager, to_ids
 from reprdynamics.recording.recorder import Recorder
 
 torch = require("torch", "torch", "The torch integration (reprdynamics.integrations.torch)")
 
 __all__ = [
+    "DeviceStager",
     "LayerRecorder",
     "ProbePass",
     "distributed_options",
@@ -251,6 +253,104 @@ def real_rows(sampler: Any, n_samples: int) -> int | None:
     return len(range(rank, n_samples, replicas))
 
 
+class DeviceStager:
+    """Copies tensors off an accelerator for :meth:`Recorder.store_batch` without a sync.
+
+    ``store_batch`` of a CUDA tensor lands here: the copy into a pinned host buffer is
+    queued on a side stream that first waits for the stream that computed the tensor (a
+    GPU-side dependency: the host does not wait), and an event marks its end. The
+    recorder takes the copies whose events have completed when it needs room, and all of
+    them at the snapshot's end. Host buffers are reused. CPU tensors (``accepts_cpu``) are
+    copied at once into the same kind of buffers, which runs the whole path on a machine
+    without a GPU.
+    """
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._free: dict[tuple[tuple[int, ...], Any, bool], list[Any]] = {}
+        self._streams: dict[Any, Any] = {}
+        self.pending_rows = 0
+
+    def _host(self, shape: tuple[int, ...], dtype: Any, pinned: bool) -> Any:
+        free = self._free.get((shape, dtype, pinned))
+        if free:
+            return free.pop()
+        return torch.empty(shape, dtype=dtype, pin_memory=pinned)
+
+    def _release(self, tensor: Any) -> None:
+        key = (tuple(tensor.shape), tensor.dtype, tensor.is_pinned())
+        self._free.setdefault(key, []).append(tensor)
+
+    def stage(self, tensor: Any, ids: Any, layer: str, batch: int, step: int | None) -> None:
+        values = tensor.detach()
+        if values.dtype == torch.bfloat16:  # NumPy has no bfloat16 (cast on the device)
+            values = values.float()
+        if values.ndim == 1:
+            values = values[:, None]
+        elif values.ndim > 2:
+            values = values.reshape(values.shape[0], -1)
+        on_device = isinstance(ids, torch.Tensor) and ids.is_cuda
+        host_ids = None
+        if not on_device:
+            host_ids = to_ids(ids).copy()  # the caller may reuse its id buffer
+        event = None
+        if values.is_cuda:
+            host = self._host(tuple(values.shape), values.dtype, True)
+            side = self._streams.get(values.device)
+            if side is None:
+                side = self._streams[values.device] = torch.cuda.Stream(values.device)
+            side.wait_stream(torch.cuda.current_stream(values.device))
+            with torch.cuda.stream(side):
+                host.copy_(values, non_blocking=True)
+                if on_device:
+                    device_ids = ids.reshape(-1)
+                    host_ids = self._host(tuple(device_ids.shape), device_ids.dtype, True)
+                    host_ids.copy_(device_ids, non_blocking=True)
+                    device_ids.record_stream(side)
+            values.record_stream(side)  # the allocator must not reuse it before the copy
+            event = torch.cuda.Event()
+            event.record(side)
+        else:
+            host = self._host(tuple(values.shape), values.dtype, False)
+            host.copy_(values)
+            if on_device:  # values on the CPU, ids on a GPU: a blocking copy of the ids
+                host_ids = to_ids(ids)
+        self._pending.append((event, host, host_ids, layer, batch, step))
+        self.pending_rows += int(values.shape[0])
+
+    def ready(self, wait: bool) -> Iterator[tuple[np.ndarray, np.ndarray, str, int, int | None]]:
+        while self._pending:
+            event, host, host_ids, layer, batch, step = self._pending[0]
+            if event is not None and not wait and not event.query():
+                return
+            self._pending.popleft()
+            self.pending_rows -= int(host.shape[0])
+            if event is not None:
+                event.synchronize()  # this copy only, never the whole device
+            ids = host_ids
+            if isinstance(ids, torch.Tensor):
+                ids = ids.numpy().astype(np.int64)
+                self._release(host_ids)
+            try:
+                yield host.numpy(), ids, layer, batch, step
+            finally:
+                self._release(host)
+
+    def discard(self) -> None:
+        for event, *_ in self._pending:
+            if event is not None:
+                event.synchronize()
+        self._pending.clear()
+        self.pending_rows = 0
+
+
+def _stages(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_cuda
+
+
+register_device_stager(_stages, DeviceStager)
+
+
 def _to_device(value: Any, device: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True)
@@ -429,6 +529,7 @@ class LayerRecorder:
         self._pending: list[_Pending] = []
         self._pending_rows = 0  # rows pending over all layers
         self._pinned: dict[tuple[tuple[int, ...], Any], list[Any]] = {}
+        self._streams: dict[Any, Any] = {}  # a side stream per CUDA device, for the copies
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -494,11 +595,10 @@ class LayerRecorder:
         handed over (that is when the recorder checks it): do not change it in place before
         (DataLoaders never do). Lists and arrays are copied and checked at once.
         """
-        if self._pending and (
-            self._pending[-1][2].epoch != epoch
-            or self._pending_rows >= GROUP_ROWS * len(self.layers)
-        ):
+        if self._pending and self._pending[-1][2].epoch != epoch:
             self.flush()
+        elif self._pending_rows >= GROUP_ROWS * len(self.layers):
+            self.flush(wait=False)  # what has landed; GPU copies in flight stay pending
         if ids is None:
             raise RecordingError(
                 "A batch without ids: set_batch got ids=None. Pass the sample ids of the batch "
@@ -519,7 +619,11 @@ class LayerRecorder:
             host_ids = None
             if ids.is_cuda and self.non_blocking and not skip:
                 host_ids = self._pinned_buffer(tuple(ids.shape), ids.dtype)
-                host_ids.copy_(ids, non_blocking=True)
+                side = self._side_stream(ids.device)
+                side.wait_stream(torch.cuda.current_stream(ids.device))
+                with torch.cuda.stream(side):
+                    host_ids.copy_(ids, non_blocking=True)
+                ids.record_stream(side)
             batch = _Batch(
                 None, int(ids.shape[0]), epoch, step, skip, snapshot, ids.device, host_ids
             )
@@ -623,16 +727,28 @@ class LayerRecorder:
             # per step than one call per batch and layer.
             values = tensor.clone()
         elif tensor.is_cuda and self.non_blocking:
+            # On a side stream that waits for the compute stream on the GPU: the copy
+            # overlaps the next kernels, and the host never waits here.
             values = self._pinned_buffer(tuple(tensor.shape), tensor.dtype)
-            values.copy_(tensor, non_blocking=True)
+            side = self._side_stream(tensor.device)
+            side.wait_stream(torch.cuda.current_stream(tensor.device))
+            with torch.cuda.stream(side):
+                values.copy_(tensor, non_blocking=True)
+            tensor.record_stream(side)
             event = torch.cuda.Event()
-            event.record(torch.cuda.current_stream(tensor.device))
+            event.record(side)
         else:  # another accelerator, or non_blocking=False: a blocking copy
             values = tensor.cpu()
         self._pending.append((layer, values, batch, event))
         self._pending_rows += batch.size
 
     # ------------------------------------------------------------------ copies in flight
+    def _side_stream(self, device: Any) -> Any:
+        stream = self._streams.get(device)
+        if stream is None:
+            stream = self._streams[device] = torch.cuda.Stream(device)
+        return stream
+
     def _pinned_buffer(self, shape: tuple[int, ...], dtype: Any) -> Any:
         free = self._pinned.get((shape, dtype))
         if free:
@@ -642,14 +758,28 @@ class LayerRecorder:
     def _release(self, tensor: Any) -> None:
         self._pinned.setdefault((tuple(tensor.shape), tensor.dtype), []).append(tensor)
 
-    def flush(self) -> int:
-        """Hand every pending output to the recorder (waiting for GPU copies in flight).
+    def flush(self, *, wait: bool = True) -> int:
+        """Hand pending outputs to the recorder.
 
-        Outputs are grouped per epoch and layer, in the order they were produced, so each
-        group is one :meth:`Recorder.store_batch` call. Returns the number of batch outputs
-        stored.
+        With ``wait`` (the default; at the snapshot's end and when detaching) every one,
+        waiting for GPU copies in flight; without it only those whose copies have landed,
+        in order, so a step never waits for the device. Outputs are grouped per epoch and
+        layer, in the order they were produced, so each group is one
+        :meth:`Recorder.store_batch` call. Returns the number of batch outputs stored.
         """
-        pending, self._pending, self._pending_rows = self._pending, [], 0
+        if not wait:
+            done = 0
+            for _, _, _, event in self._pending:
+                # The ids' copy was queued before the values' on the same side stream.
+                if event is not None and not event.query():
+                    break
+                done += 1
+            if done == 0:
+                return 0
+            pending, self._pending = self._pending[:done], self._pending[done:]
+            self._pending_rows = sum(item[2].size for item in self._pending)
+        else:
+            pending, self._pending, self._pending_rows = self._pending, [], 0
         if not pending:
             return 0
         for _, _, _, event in pending:

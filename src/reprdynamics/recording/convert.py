@@ -6,11 +6,43 @@ whether or not torch is installed, and never imports it.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 
-__all__ = ["to_ids", "to_numpy"]
+__all__ = ["device_stager", "register_device_stager", "to_ids", "to_numpy"]
+
+# (accepts(value) -> bool, make() -> stager): who copies accelerator tensors off the device
+# without waiting for it. The torch integration registers itself when imported; nothing
+# here imports a framework.
+_STAGERS: list[tuple[Callable[[Any], bool], Callable[[], Any]]] = []
+
+
+def register_device_stager(accepts: Callable[[Any], bool], make: Callable[[], Any]) -> None:
+    """Let ``make()`` build the stager for values ``accepts`` (e.g. CUDA tensors).
+
+    A stager has ``stage(tensor, ids, layer, batch, step)``, which starts a copy to host
+    memory without synchronising the device, ``pending_rows`` and ``ready(wait)``, which
+    yields ``(values, ids, layer, batch, step)`` of the copies that have completed (all of
+    them, waiting, when ``wait``), in the order they were staged; and ``discard()``.
+    """
+    entry = (accepts, make)
+    if entry not in _STAGERS:
+        _STAGERS.insert(0, entry)
+
+
+def device_stager(value: Any) -> Callable[[], Any] | None:
+    """The stager factory for ``value``, or None when it is copied the ordinary way."""
+    if not _STAGERS and "torch" in sys.modules and getattr(value, "is_cuda", False):
+        # A CUDA tensor, torch is loaded: our torch integration registers its stager.
+        import_module("reprdynamics.integrations.torch")
+    for accepts, make in _STAGERS:
+        if accepts(value):
+            return make
+    return None
 
 
 def to_numpy(value: Any) -> np.ndarray:

@@ -26,7 +26,7 @@ from reprdynamics.errors import (
     invalid_parameter,
     parse_int,
 )
-from reprdynamics.recording.convert import to_ids, to_numpy
+from reprdynamics.recording.convert import device_stager, to_ids, to_numpy
 from reprdynamics.recording.ranks import (
     join_run,
     merge_parts,
@@ -339,6 +339,7 @@ class Recorder:
         self._fast_epoch: int | None = None
         self._fast_record = True
         self._buffer: _Buffer | None = None
+        self._stager: Any = None  # copies accelerator tensors off the device, made on demand
         self._n_snapshots = self.run.n_snapshots  # written, or being written
         self._sources: list[Callable[[], Any]] = []
         self._flushing_sources = False
@@ -478,29 +479,46 @@ class Recorder:
         buf = self._buffer
         if buf is None:
             buf = self._buffer = _Buffer(self.n_samples, epoch, self._n_snapshots, self._rank_label)
-        values = representation if type(representation) is np.ndarray else to_numpy(representation)
+        if step is not None:
+            self._step = int(step)
+        if type(representation) is not np.ndarray:
+            stager = self._stager
+            if stager is not None or (make := device_stager(representation)) is not None:
+                if stager is None:
+                    stager = self._stager = make()
+                return self._stage(stager, representation, ids, layer, buf)
+            representation = to_numpy(representation)
+        batch = buf.n_batches
+        self._put(representation, ids, layer, buf, batch)
+        buf.n_batches = batch + 1  # a refused batch does not count
+        return True
+
+    def _put(
+        self, values: np.ndarray, ids: Any, layer: str | None, buf: _Buffer, batch: int
+    ) -> None:
+        """Copy batch number ``batch`` into the snapshot buffer: the hot path."""
         if type(ids) is np.ndarray and ids.dtype == np.int64 and ids.ndim == 1:
             idx = ids
         else:
-            idx = self._parse_ids(ids, buf)
+            idx = self._parse_ids(ids, buf, batch)
         if values.ndim != 2:
-            values = self._as_rows(values, buf)
+            values = self._as_rows(values, buf, batch)
         if values.shape[0] != idx.shape[0]:
             raise RecordingError(
-                f"The representation at {buf.where(buf.n_batches)} has {values.shape[0]} rows "
+                f"The representation at {buf.where(batch)} has {values.shape[0]} rows "
                 f"but {idx.shape[0]} ids were given; they must match."
             )
         if values.dtype.kind not in "fiub":
             raise RecordingError(
-                f"The representation at {buf.where(buf.n_batches)} has dtype {values.dtype}; "
+                f"The representation at {buf.where(batch)} has dtype {values.dtype}; "
                 f"expected numbers."
             )
         layer = layer or self._output_layer
         target = buf.layers.get(layer)
         if target is None:
-            target = self._new_layer(buf, layer, values)
+            target = self._new_layer(buf, layer, values.shape[1], batch)
         elif values.shape[1] != target.shape[1]:
-            raise self._dim_error(buf, layer, values, target.shape[1])
+            raise self._dim_error(buf, layer, values.shape[1], target.shape[1], batch)
         try:  # NumPy checks every id < N before it copies anything (negatives: check_ids)
             if self._half:
                 with np.errstate(over="ignore"):  # inf here is refused at the snapshot's end
@@ -508,13 +526,47 @@ class Recorder:
             else:
                 target[idx] = values
         except IndexError:
-            raise self._range_error(buf, idx) from None
+            raise self._range_error(buf, idx, batch) from None
         # Duplicate ids: NumPy assigns in order, so the last write wins (values and writer).
-        buf.writers[layer][idx] = buf.n_batches
-        buf.n_batches += 1
-        if step is not None:
-            self._step = int(step)
+        buf.writers[layer][idx] = batch
+
+    def _stage(self, stager: Any, tensor: Any, ids: Any, layer: str | None, buf: _Buffer) -> bool:
+        """An accelerator tensor: start its copy to the host, take it when it has landed.
+
+        What needs no data (shapes, the layer's dimension) is checked now; the ids and the
+        values when the copy is taken, still naming this batch.
+        """
+        batch = buf.n_batches
+        shape = tuple(tensor.shape)
+        if len(shape) == 0:
+            raise RecordingError(
+                f"The representation at {buf.where(batch)} is a scalar; expected (B, D)."
+            )
+        n_ids = len(ids) if hasattr(ids, "__len__") else None
+        if n_ids is not None and n_ids != shape[0]:
+            raise RecordingError(
+                f"The representation at {buf.where(batch)} has {shape[0]} rows but {n_ids} "
+                f"ids were given; they must match."
+            )
+        layer = layer or self._output_layer
+        dim = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+        known = buf.layers.get(layer)
+        expected = known.shape[1] if known is not None else self._dims.get(layer)
+        if expected is not None and dim != expected:
+            raise self._dim_error(buf, layer, dim, expected, batch)
+        buf.n_batches = batch + 1
+        stager.stage(tensor, ids, layer, batch, self._step)
+        if stager.pending_rows > self.n_samples:  # bound the host memory in flight
+            self._drain(wait=False)
         return True
+
+    def _drain(self, *, wait: bool) -> None:
+        """Copy staged device batches that have landed (all of them when ``wait``)."""
+        stager, buf = self._stager, self._buffer
+        if stager is None or buf is None:
+            return
+        for values, ids, layer, batch, _step in stager.ready(wait):
+            self._put(values, ids, layer, buf, batch)
 
     def _enter_epoch(self, epoch: int) -> bool:
         """The checks of a batch whose epoch differs from the previous batch's; then whether
@@ -544,55 +596,57 @@ class Recorder:
         self._fast_epoch, self._fast_record = epoch, record
         return record
 
-    def _parse_ids(self, ids: Any, buf: _Buffer) -> np.ndarray:
+    def _parse_ids(self, ids: Any, buf: _Buffer, batch: int) -> np.ndarray:
         idx = to_ids(ids)
         if idx.size and idx.dtype.kind not in "iu":
             if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
                 return idx.astype(np.int64)
             raise RecordingError(
-                f"The ids at {buf.where(buf.n_batches)} must be integers; got dtype {idx.dtype}."
+                f"The ids at {buf.where(batch)} must be integers; got dtype {idx.dtype}."
             )
         if idx.dtype.kind == "u" and idx.size and int(idx.max()) >= self.n_samples:
-            raise self._range_error(buf, idx)
+            raise self._range_error(buf, idx, batch)
         return idx.astype(np.int64, copy=False)
 
-    def _as_rows(self, values: np.ndarray, buf: _Buffer) -> np.ndarray:
+    def _as_rows(self, values: np.ndarray, buf: _Buffer, batch: int) -> np.ndarray:
         if values.ndim == 0:
             raise RecordingError(
-                f"The representation at {buf.where(buf.n_batches)} is a scalar; expected (B, D)."
+                f"The representation at {buf.where(batch)} is a scalar; expected (B, D)."
             )
         if values.ndim == 1:
             return values[:, None]
         return values.reshape(values.shape[0], -1)
 
-    def _range_error(self, buf: _Buffer, idx: np.ndarray) -> RecordingError:
+    def _range_error(self, buf: _Buffer, idx: np.ndarray, batch: int) -> RecordingError:
         wide = idx.astype(np.int64)
         bad = wide[(wide < 0) | (wide >= self.n_samples)]
         return RecordingError(
-            f"{bad.size} id(s) at {buf.where(buf.n_batches)} are outside "
+            f"{bad.size} id(s) at {buf.where(batch)} are outside "
             f"[0, {self.n_samples}): e.g. {bad[:5].tolist()}."
         )
 
-    def _dim_error(self, buf: _Buffer, layer: str, values: np.ndarray, dim: int) -> RecordingError:
+    def _dim_error(
+        self, buf: _Buffer, layer: str, got: int, dim: int, batch: int
+    ) -> RecordingError:
         return RecordingError(
-            f"The representation of layer {layer!r} at {buf.where(buf.n_batches)} has "
-            f"{values.shape[1]} dimensions, but earlier batches had {dim}; it must not change."
+            f"The representation of layer {layer!r} at {buf.where(batch)} has "
+            f"{got} dimensions, but earlier batches had {dim}; it must not change."
         )
 
-    def _new_layer(self, buf: _Buffer, layer: str, values: np.ndarray) -> np.ndarray:
+    def _new_layer(self, buf: _Buffer, layer: str, got: int, batch: int) -> np.ndarray:
         """The first batch of a layer in this snapshot: check it against earlier snapshots."""
         dim = self._dims.get(layer)
-        if dim is not None and values.shape[1] != dim:
-            raise self._dim_error(buf, layer, values, dim)
+        if dim is not None and got != dim:
+            raise self._dim_error(buf, layer, got, dim, batch)
         if dim is None:
             if self._n_snapshots > 0:
                 raise RecordingError(
-                    f"Layer {layer!r} appears at {buf.where(buf.n_batches)}, but the run's "
+                    f"Layer {layer!r} appears at {buf.where(batch)}, but the run's "
                     f"earlier snapshots record only {sorted(self._dims)}. Record the same "
                     f"layers in every snapshot."
                 )
-            self._dims[layer] = values.shape[1]
-        return buf.layer(layer, values.shape[1], self.dtype)
+            self._dims[layer] = got
+        return buf.layer(layer, got, self.dtype)
 
     def end_snapshot(
         self,
@@ -610,6 +664,7 @@ class Recorder:
         """
         with self._timed():
             self._flush_sources()
+            self._drain(wait=True)  # device copies in flight land in this snapshot
             buf = self._buffer
             if buf is None or buf.n_batches == 0:
                 if metrics and self._n_snapshots and self.rank == 0:
@@ -721,6 +776,8 @@ class Recorder:
 
         Snapshots already ended are still written to the end.
         """
+        if self._stager is not None:
+            self._stager.discard()
         self._buffer = None
         self._closed = True
         if self._writer is not None:
