@@ -1,8 +1,9 @@
 """A training process killed at any moment leaves every committed snapshot readable.
 
-A child process records deterministic snapshots with a :class:`~reprdynamics.Recorder` and
-reports its progress on stdout; the test kills it with SIGKILL (no cleanup, no ``finally``)
-mid-snapshot and mid-write, then checks the run from the outside, and resumes it.
+A child process records deterministic snapshots with a :class:`~reprdynamics.Recorder`
+(default options: writes in a background thread) and reports its progress on stdout; the
+test kills it with SIGKILL (no cleanup, no ``finally``) mid-snapshot and mid-write, then
+checks the run from the outside, and resumes it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,14 @@ while True:  # until killed
     print(f"writing {epoch}", flush=True)
     started = time.perf_counter()
     rec.end_snapshot(metrics={"loss": float(epoch)})
-    print(f"committed {epoch} {time.perf_counter() - started:.4f}", flush=True)
+    # Background writes (the default): the snapshot is committed when its write ends,
+    # while the next epoch's batches already run; the writer thread says so.
+    def committed(_, epoch=epoch, started=started):
+        print(f"committed {epoch} {time.perf_counter() - started:.4f}", flush=True)
+    if rec._pending is None:
+        committed(None)
+    else:
+        rec._pending.add_done_callback(committed)
     epoch += 1
 """
 )
