@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +48,14 @@ WORKER = (
 import os, signal, sys
 from reprdynamics import Recorder
 
-path, rank, world, n, epochs, die_at, timeout = sys.argv[1:8]
+path, rank, world, n, epochs, die_at, timeout, resume = sys.argv[1:9]
 rank, world, n, epochs, die_at = int(rank), int(world), int(n), int(epochs), int(die_at)
-rec = Recorder(path, n_samples=n, rank=rank, world_size=world, rank_timeout=float(timeout))
+rec = Recorder(
+    path, n_samples=n, rank=rank, world_size=world, rank_timeout=float(timeout),
+    resume=resume == "resume",
+)
 try:
-    for epoch in range(epochs):
+    for epoch in range(rec.n_snapshots, epochs):  # epoch t is snapshot t
         logits, hidden = outputs(epoch, n, @C@, @H@)
         ids = rank_ids(epoch, n, rank, world)
         for b, start in enumerate(range(0, ids.size, @BATCH@)):
@@ -76,7 +80,9 @@ print("done", flush=True)
 )
 
 
-def start_rank(path: Path, rank: int, world: int, *, epochs: int, die_at: int = -1, timeout=60):
+def start_rank(
+    path: Path, rank: int, world: int, *, epochs: int, die_at=-1, timeout=60, resume=False
+):
     return subprocess.Popen(
         [
             sys.executable,
@@ -89,6 +95,7 @@ def start_rank(path: Path, rank: int, world: int, *, epochs: int, die_at: int = 
             str(epochs),
             str(die_at),
             str(timeout),
+            "resume" if resume else "new",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -123,7 +130,8 @@ def test_two_processes_record_the_same_run_as_one(tmp_path):
             np.testing.assert_array_equal(ddp.read(layer, t), one.read(layer, t))
         np.testing.assert_array_equal(ddp.predictions(t), one.predictions(t))
     assert not (tmp_path / "ddp" / "parts" / "0").exists()  # merged parts are removed
-    assert ddp.attrs["recording"] == {"open": False, "world_size": 2}
+    state = ddp.attrs["recording"]
+    assert state["open"] is False and state["world_size"] == 2 and len(state["session"]) == 32
 
 
 def test_a_rank_killed_mid_snapshot_leaves_it_uncommitted_and_earlier_ones_intact(tmp_path):
@@ -140,6 +148,27 @@ def test_a_rank_killed_mid_snapshot_leaves_it_uncommitted_and_earlier_ones_intac
         logits, hidden = outputs(t, N, C, H)
         np.testing.assert_array_equal(run.read("logits", t), logits)
         np.testing.assert_array_equal(run.read("hidden", t), hidden.astype(np.float32))
+    assert (tmp_path / "run" / "parts" / "2").exists()  # what rank 0 could not commit
+
+    # Both ranks restart and resume: the killed snapshot is recorded again, whole. Rank 0
+    # first (its run still says "open" from the killed recording; without a barrier a rank
+    # joining before rank 0 reopened it is told to restart).
+    old_session = run.attrs["recording"]["session"]
+    rank0 = start_rank(tmp_path / "run", 0, 2, epochs=4, resume=True)
+    deadline = time.monotonic() + 60
+    while open_run(tmp_path / "run").attrs["recording"]["session"] == old_session:
+        assert time.monotonic() < deadline, "rank 0 did not reopen the run"
+        time.sleep(0.05)
+    procs = [start_rank(tmp_path / "run", 1, 2, epochs=4, resume=True), rank0]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    run = open_run(tmp_path / "run")
+    assert run.epochs == [0, 1, 2, 3] and run.complete.all()
+    for t in range(4):
+        np.testing.assert_array_equal(run.read("logits", t), outputs(t, N, C, H)[0])
+    assert not (tmp_path / "run" / "parts").exists() or not any(
+        (tmp_path / "run" / "parts").glob("[0-9]*")
+    )
 
 
 # ---------------------------------------------------------------------- disagreeing ranks
@@ -260,3 +289,19 @@ def test_rank_outside_the_world_is_a_parameter_error(tmp_path, rank, world):
     with pytest.raises(InvalidParameterError):
         Recorder(tmp_path / "r", n_samples=N, rank=rank, world_size=world)
     assert not os.path.exists(tmp_path / "r")
+
+
+def test_a_rank_that_joined_before_rank_0_restarted_is_told_to_restart(recorded):
+    """Rank 0 killed and started again while rank 1 still records the old session: rank 1's
+    next rows would belong to nothing, so it stops with a clear error."""
+    first = Recorder(recorded, n_samples=N, resume=True, rank=0, world_size=2, rank_timeout=2)
+    rank1 = Recorder(recorded, n_samples=N, rank=1, world_size=2, rank_timeout=2)
+    first.abort()  # "killed": the run still says open
+    restarted = Recorder(recorded, n_samples=N, resume=True, rank=0, world_size=2)
+    ids = rank_ids(1, N, 1, 2)
+    rank1.store_batch(outputs(1, N, C, H)[0][ids], ids=ids, epoch=1)
+    with pytest.raises(RecordingError, match="Rank 1: rank 0 restarted the recording"):
+        rank1.end_snapshot()
+        rank1.flush()
+    restarted.abort()
+    assert len(committed_values(recorded)) == 1

@@ -122,7 +122,12 @@ def join_run(
 
 
 def part_facts(
-    rank: int, world_size: int, n_samples: int, epoch: int | None, layers: Mapping[str, Any]
+    rank: int,
+    world_size: int,
+    n_samples: int,
+    epoch: int | None,
+    layers: Mapping[str, Any],
+    session: str | None,
 ) -> dict[str, Any]:
     return {
         "rank": rank,
@@ -130,7 +135,20 @@ def part_facts(
         "n_samples": n_samples,
         "epoch": epoch,
         "layers": {name: int(values.shape[1]) for name, values in layers.items()},
+        "session": session,
     }
+
+
+def _check_session(run: Run, rank: int, session: str | None) -> None:
+    """Refuse to go on when rank 0 has restarted the recording since this rank joined."""
+    state = run.refresh().attrs.get("recording")
+    now = state.get("session") if isinstance(state, dict) else None
+    if now != session:
+        raise RecordingError(
+            f"Rank {rank}: rank 0 restarted the recording at {run.location!r} after this rank "
+            f"joined it (a rank 0 killed and started again?); restart this rank too, or "
+            f"pass barrier= (e.g. torch.distributed.barrier) so ranks join together."
+        )
 
 
 def write_part(
@@ -141,11 +159,14 @@ def write_part(
     layers: Mapping[str, np.ndarray],
     written: np.ndarray,
     epoch: int | None,
+    session: str | None,
 ) -> None:
     """Write the rows this rank recorded in snapshot ``t`` (``written``: (N,) bool)."""
+    _check_session(run, rank, session)
     ids = np.flatnonzero(written).astype(np.int64)
     rows = {name: values[ids] for name, values in layers.items()}
-    run.write_part(t, rank, ids, rows, part_facts(rank, world_size, run.n_samples, epoch, layers))
+    facts = part_facts(rank, world_size, run.n_samples, epoch, layers, session)
+    run.write_part(t, rank, ids, rows, facts)
 
 
 def merge_parts(
@@ -156,6 +177,7 @@ def merge_parts(
     written: Mapping[str, np.ndarray],
     epoch: int | None,
     timeout: float,
+    session: str | None,
 ) -> np.ndarray:
     """Scatter every other rank's part of snapshot ``t`` into rank 0's ``layers``.
 
@@ -165,14 +187,19 @@ def merge_parts(
     seconds, disagrees with rank 0's, or repeats ids of another rank; the error is also
     left in the run (``parts/<t>/error``) for the other ranks to report.
     """
-    expected = part_facts(0, world_size, run.n_samples, epoch, layers)
+    expected = part_facts(0, world_size, run.n_samples, epoch, layers, session)
+
+    def look(rank: int) -> Any:
+        part = run.read_part(t, rank)  # a part of an earlier session is not this one's
+        return part if part is not None and part[2].get("session") == session else None
+
     mine = np.logical_or.reduce(list(written.values()))
     owner = np.where(mine, 0, -1).astype(np.int32)
     seen = {name: np.array(written[name], dtype=bool) for name in layers}
     deadline = time.monotonic() + timeout
     try:
         for rank in range(1, world_size):
-            part = _poll(deadline, lambda rank=rank: run.read_part(t, rank))
+            part = _poll(deadline, lambda rank=rank: look(rank))
             if part is None:
                 missing = np.flatnonzero(owner < 0)
                 raise RecordingError(
@@ -212,19 +239,20 @@ def merge_parts(
                 seen[name][ids] = ~np.isnan(values).any(axis=1)
     except RecordingError as exc:
         try:
-            run.write_part(t, -1, np.zeros(0, np.int64), {}, {"error": str(exc)})
+            facts = {"error": str(exc), "session": session}
+            run.write_part(t, -1, np.zeros(0, np.int64), {}, facts)
         except Exception:
             pass
         raise
     return np.logical_and.reduce(list(seen.values()))
 
 
-def wait_for_commit(run: Run, t: int, rank: int, timeout: float) -> None:
+def wait_for_commit(run: Run, t: int, rank: int, timeout: float, session: str | None) -> None:
     """Wait until rank 0 committed snapshot ``t`` or reported why it could not."""
 
     def look() -> bool | None:
         error = run.read_part(t, -1)
-        if error is not None:
+        if error is not None and error[2].get("session") == session:
             raise RecordingError(f"Rank 0 could not commit snapshot {t}: {error[2]['error']}")
         return True if run.refresh().n_snapshots > t else None
 

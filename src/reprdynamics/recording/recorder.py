@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -128,7 +129,9 @@ class _Buffer:
         """
         for name, values in self.layers.items():
             writers = self.writers[name][: self.n_samples]
-            if writers.min() >= 0 and np.isfinite(values.sum(dtype=np.float64)):
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: fine
+                total = values.sum(dtype=np.float64)
+            if writers.min() >= 0 and np.isfinite(total):
                 continue  # every row recorded and the sum finite: no NaN or inf anywhere
             bad = (writers >= 0) & ~np.isfinite(values).all(axis=1)
             if not bad.any():
@@ -256,6 +259,7 @@ class Recorder:
             raise invalid_parameter("rank_timeout", "Recorder", "seconds > 0", rank_timeout)
         self.rank, self.world_size, self.rank_timeout = rank, world_size, float(rank_timeout)
         self._parts_written: int | None = None  # the last snapshot this rank wrote a part of
+        self._session: str | None = None  # rank 0's token of this multi-process recording
         self._rank_label = f" (rank {rank})" if world_size > 1 else ""
         if kind not in KINDS:
             raise invalid_parameter("kind", "Recorder", f"one of {KINDS}", kind)
@@ -295,6 +299,7 @@ class Recorder:
                 timeout=self.rank_timeout,
                 storage_options=storage_options,
             )
+            self._session = self.run.attrs["recording"].get("session")
         elif resume:
             self.run: Run = open_run(path, mode="r+", storage_options=storage_options)
             if n_samples is not None and n_samples != self.run.n_samples:
@@ -318,7 +323,13 @@ class Recorder:
                 expected_snapshots=self._expected_snapshots(),
             )
         if rank == 0 and world_size > 1:
-            self.run.set_recording({"open": True, "world_size": world_size})
+            # Parts of a killed recording must go before the other ranks may write theirs;
+            # they join only once the run is marked open.
+            self.run.drop_all_parts()
+            self._session = uuid.uuid4().hex
+            self.run.set_recording(
+                {"open": True, "world_size": world_size, "session": self._session}
+            )
             if barrier is not None:
                 barrier()
         self.n_samples = self.run.n_samples
@@ -731,7 +742,14 @@ class Recorder:
             if self.rank > 0:
                 rows = np.logical_or.reduce(list(written.values()))
                 write_part(
-                    self.run, buf.index, self.rank, self.world_size, buf.layers, rows, buf.epoch
+                    self.run,
+                    buf.index,
+                    self.rank,
+                    self.world_size,
+                    buf.layers,
+                    rows,
+                    buf.epoch,
+                    self._session,
                 )
                 self._parts_written = buf.index
                 return
@@ -743,6 +761,7 @@ class Recorder:
                 written,
                 buf.epoch,
                 self.rank_timeout,
+                self._session,
             )
             warn_incomplete(buf.index, buf.epoch, recorded)
             self.run.append_snapshot(buf.layers, **{**write, "recorded": recorded})
@@ -763,11 +782,19 @@ class Recorder:
                 self.flush()
                 if self.rank > 0:
                     if self._parts_written is not None:  # durable means committed by rank 0
-                        wait_for_commit(self.run, self._parts_written, self.rank, self.rank_timeout)
+                        wait_for_commit(
+                            self.run,
+                            self._parts_written,
+                            self.rank,
+                            self.rank_timeout,
+                            self._session,
+                        )
                 else:
                     self.run.consolidate()  # opening the finished run reads one object
                     if self.world_size > 1:
-                        self.run.set_recording({"open": False, "world_size": self.world_size})
+                        self.run.set_recording(
+                            {"open": False, "world_size": self.world_size, "session": self._session}
+                        )
             finally:
                 self._closed = True
                 if self._writer is not None:

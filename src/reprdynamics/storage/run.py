@@ -1117,6 +1117,15 @@ class Run:
         ids = arrays.pop("ids")
         return ids, {k[len("layer.") :]: v for k, v in arrays.items()}, facts
 
+    def drop_all_parts(self) -> None:
+        """Delete every part (left by a multi-process recording that was killed)."""
+        self._require_writable()
+        try:
+            if _PARTS in self._group:
+                del self._group[_PARTS]
+        except (KeyError, FileNotFoundError):
+            pass
+
     def drop_parts(self, t: int) -> None:
         """Delete the parts of snapshot ``t`` (after its commit, or to start it afresh)."""
         self._require_writable()
