@@ -85,6 +85,22 @@ def bench_training_overhead(
         background=background,
     )
     state = {"epoch": 0, "store_wall": 0.0, "store_cpu": 0.0}
+    # The floor in context: the bare copies of the same rows into preallocated buffers,
+    # timed inside the same training steps (rows of random ids miss the caches there).
+    floor_bufs: dict[str, np.ndarray] = {}
+    floor = {"wall": 0.0, "steps": 0}
+
+    def floor_copy(ids, logits, penultimate) -> None:
+        began = time.perf_counter()
+        index = ids.numpy()
+        for name, tensor in (("logits", logits), ("penultimate", penultimate)):
+            values = tensor.detach().numpy()
+            buf = floor_bufs.get(name)
+            if buf is None:
+                buf = floor_bufs[name] = np.empty((data.n_samples, values.shape[1]), np.float32)
+            buf[index] = values
+        floor["wall"] += time.perf_counter() - began
+        floor["steps"] += 1
 
     def hook(ids, logits, penultimate) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -99,7 +115,7 @@ def bench_training_overhead(
     ends: dict[str, list[float]] = {c: [] for c in clocks}
     stores: dict[str, float] = {c: 0.0 for c in clocks}
 
-    def epoch(with_recorder: bool, keep: bool) -> None:
+    def epoch(with_recorder: bool, keep: bool, floor_pass: bool = False) -> None:
         # A background write still running would slow the next epoch, recorded or not, and
         # hide the cost in the plain epochs: let it finish outside the timed region.
         recorder.flush()
@@ -112,7 +128,7 @@ def bench_training_overhead(
             targets,
             batch_size=64,
             generator=generator,
-            on_batch=hook if with_recorder else None,
+            on_batch=hook if with_recorder else (floor_copy if floor_pass else None),
             time_steps=True,
         )
         end = {"wall": 0.0, "cpu": 0.0}
@@ -138,6 +154,8 @@ def bench_training_overhead(
         order = (False, True, True, False) if i % 2 == 0 else (True, False, False, True)
         for with_recorder in order:
             epoch(with_recorder, keep=True)
+    for _ in range(max(2, pairs // 2)):  # the floor, in epochs of their own
+        epoch(False, keep=False, floor_pass=True)
     recorder.close()
 
     out: dict[str, dict[str, float]] = {}
@@ -159,6 +177,7 @@ def bench_training_overhead(
             "end_snapshot": end_median,
             "end_per_step": end_median / steps_per_epoch,
             "all_in_overhead": (store_per_step + end_median / steps_per_epoch) / plain,
+            "floor_per_step": floor["wall"] / max(floor["steps"], 1),
             "epoch_plain": statistics.median(epochs[c, False]),
             "epoch_recorded": statistics.median(epochs[c, True]),
         }
@@ -594,6 +613,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"    2 x store_batch per step       {_ms(a['store_per_step'])}  "
                 f"({a['store_overhead']:.1%} of a median plain step)"
+            )
+            print(
+                f"    floor: bare copies per step    {_ms(a['floor_per_step'])}  (the same rows "
+                f"into preallocated arrays, in epochs of their own; ratio "
+                f"{a['store_per_step'] / a['floor_per_step']:.2f})"
             )
             print(
                 f"    end_snapshot per epoch         {_ms(a['end_snapshot'])}  "
