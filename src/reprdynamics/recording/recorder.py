@@ -484,8 +484,10 @@ class Recorder:
         if pending is not None and pending.done():
             self.flush()  # a failed background write surfaces at the next call
         if epoch is not None:
+            if type(epoch) is not int:
+                epoch = int(epoch)  # a tensor, a NumPy integer, a whole float
             if epoch != self._fast_epoch:
-                if not self._enter_epoch(int(epoch)):
+                if not self._enter_epoch(epoch):
                     return False
             elif not self._fast_record:
                 return False
@@ -495,11 +497,11 @@ class Recorder:
         if step is not None:
             self._step = int(step)
         if type(representation) is not np.ndarray:
-            stager = self._stager
-            if stager is not None or (make := device_stager(representation)) is not None:
-                if stager is None:
-                    stager = self._stager = make()
-                return self._stage(stager, representation, ids, layer, buf)
+            make = device_stager(representation)
+            if make is not None:  # an accelerator tensor: copied without waiting for it
+                if self._stager is None:
+                    self._stager = make()
+                return self._stage(self._stager, representation, ids, layer, buf)
             representation = to_numpy(representation)
         batch = buf.n_batches
         self._put(representation, ids, layer, buf, batch)
