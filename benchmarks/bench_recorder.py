@@ -285,15 +285,21 @@ def bench_store_batch(path: Path, *, n: int, d: int, batch: int, rounds: int, ca
     return statistics.median(ours) / calls, statistics.median(floor) / calls
 
 
-def bench_snapshot_write(workdir: Path, *, n: int, d: int, snapshots: int):
+def bench_snapshot_write(workdir: Path, *, n: int, d: int, snapshots: int, relu: bool = False):
     """One snapshot's write (``end_snapshot`` with ``background=False``) against ``np.save`` of
     the same array, interleaved; and what ``end_snapshot`` costs the training thread with
-    background writes (the default)."""
+    background writes (the default). ``relu``: hidden features after a ReLU (half zeros,
+    kind "features") instead of logits."""
     rng = np.random.default_rng(0)
     values = rng.standard_normal((n, d)).astype(np.float32)
+    options: dict[str, str] = {}
+    if relu:
+        values = np.maximum(values, 0)
+        options = {"kind": "features", "output_layer": "hidden"}
     ids = np.arange(n)
-    sync = rd.Recorder(workdir / "write-sync", n_samples=n, background=False)
-    background = rd.Recorder(workdir / "write-bg", n_samples=n)
+    tag = "relu" if relu else "logits"
+    sync = rd.Recorder(workdir / f"write-sync-{tag}", n_samples=n, background=False, **options)
+    background = rd.Recorder(workdir / f"write-bg-{tag}", n_samples=n, **options)
     writes, saves, returns = [], [], []
     for t in range(snapshots):
         sync.store_batch(values, ids, t)
@@ -301,7 +307,7 @@ def bench_snapshot_write(workdir: Path, *, n: int, d: int, snapshots: int):
         sync.end_snapshot()
         writes.append(time.perf_counter() - began)
         began = time.perf_counter()
-        np.save(workdir / f"save-{t}.npy", values)
+        np.save(workdir / f"save-{tag}-{t}.npy", values)
         saves.append(time.perf_counter() - began)
         background.store_batch(values, ids, t)
         began = time.perf_counter()
@@ -494,6 +500,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append(
             ("end_snapshot, background (default)", _ms(returns), "(training thread)", "see text")
+        )
+        write, save, _ = bench_snapshot_write(
+            workdir, n=n_d, d=32, snapshots=4 if quick else 11, relu=True
+        )
+        print(
+            f"    the same for ReLU features {n_d:,} x 32: write {_ms(write)}; np.save "
+            f"{_ms(save)}; ratio {write / save:.2f}"
+        )
+        rows.append(
+            (
+                "snapshot write / np.save, 32-d ReLU",
+                f"{_ms(write)} / {_ms(save)} = {write / save:.2f}x",
+                "(context)",
+                "see text",
+            )
         )
         mlp = bench_mlp_step(workdir, pairs=2 if quick else 10)
         step_over = mlp["step_recorded"] / mlp["step_plain"] - 1

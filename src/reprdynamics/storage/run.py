@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.errors
+from zarr.codecs import ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync as _zarr_sync
 from zarr.errors import ContainsArrayError, ContainsGroupError
@@ -88,7 +89,12 @@ FORMAT_VERSION = 2  # 2: one entry per snapshot as the commit point (1: a list a
 KINDS = ("logits", "probabilities", "features")
 #: Bump when a derived result's computation changes, so older cache entries are not served.
 CACHE_VERSION = 2  # 2: neighbour stacks chunked per snapshot, with a recall array
-_CHUNK_BYTES = 8 * 1024 * 1024  # target size of one (1, rows, D) chunk before compression
+# Target size of one (1, rows, D) chunk before compression: large enough for object stores,
+# small enough that a big snapshot's chunks are compressed in parallel by Zarr's threads.
+_CHUNK_BYTES = 4 * 1024 * 1024
+# zstd level 1 for the recorded layers: half the time of Zarr's default (level 3) for 3-4 %
+# more bytes (measured on ReLU features: 0.566 of the raw size instead of 0.546).
+_LAYER_CODECS = (ZstdCodec(level=1),)
 _ENTRIES = "snapshots"  # the group holding one committed entry per snapshot
 _PARTS = "parts"  # rows of multi-process snapshots awaiting their merge
 _MIN_CAPACITY = 8  # snapshots the arrays of a new run are sized for, unless told more
@@ -968,6 +974,7 @@ class Run:
                     chunks=(1, _rows_per_chunk(n, d * store_dtype.itemsize), d),
                     dtype=store_dtype,
                     fill_value=np.nan,
+                    compressors=_LAYER_CODECS,
                     attributes={"kind": kinds.get(name, self._default_kind(name))},
                 )
                 self._handles[f"representations/{name}"] = arr
