@@ -70,6 +70,9 @@ def _caller_stacklevel() -> int:
     return level
 
 
+_INT64, _FLOAT32 = np.dtype(np.int64), np.dtype(np.float32)  # `is` is cheaper than ==
+
+
 class _Buffer:
     """One snapshot being assembled: a dense (N, D) array per layer, and per layer which
     batch last wrote each row (-1: none), so checks deferred to the snapshot's end can
@@ -450,7 +453,39 @@ class Recorder:
         depth = self._timing_depth
         self._timing_depth = depth + 1
         try:
-            return self._store_batch(representation, ids, epoch, layer, step)
+            # The hot path: a few attribute reads, one copy and one index write per batch.
+            # Finiteness is checked once per snapshot (see _Buffer.check_finite).
+            if self._closed:
+                raise RecordingError("This recorder is closed; open a new one with resume=True.")
+            pending = self._pending
+            if pending is not None and pending.done():
+                self.flush()  # a failed background write surfaces at the next call
+            if epoch is not None:
+                if type(epoch) is not int:
+                    epoch = int(epoch)  # a tensor, a NumPy integer, a whole float
+                if epoch != self._fast_epoch:
+                    if not self._enter_epoch(epoch):
+                        return False
+                elif not self._fast_record:
+                    return False
+            buf = self._buffer
+            if buf is None:
+                buf = self._buffer = _Buffer(
+                    self.n_samples, epoch, self._n_snapshots, self._rank_label
+                )
+            if step is not None:
+                self._step = int(step)
+            if type(representation) is not np.ndarray:
+                make = device_stager(representation)
+                if make is not None:  # an accelerator tensor: copied without waiting for it
+                    if self._stager is None:
+                        self._stager = make()
+                    return self._stage(self._stager, representation, ids, layer, buf)
+                representation = to_numpy(representation)
+            batch = buf.n_batches
+            self._put(representation, ids, layer, buf, batch)
+            buf.n_batches = batch + 1  # a refused batch does not count
+            return True
         finally:
             self._timing_depth = depth
             if depth == 0:  # store_batch may end a snapshot: count it once
@@ -473,57 +508,23 @@ class Recorder:
             return buf.where(buf.n_batches)
         return f"batch 0 of snapshot {self._n_snapshots}{self._rank_label}"
 
-    def _store_batch(
-        self, representation: Any, ids: Any, epoch: int | None, layer: str | None, step: int | None
-    ) -> bool:
-        # The hot path: a few attribute reads, one copy and one index write per batch.
-        # Finiteness is checked once per snapshot (see _Buffer.check_finite).
-        if self._closed:
-            raise RecordingError("This recorder is closed; open a new one with resume=True.")
-        pending = self._pending
-        if pending is not None and pending.done():
-            self.flush()  # a failed background write surfaces at the next call
-        if epoch is not None:
-            if type(epoch) is not int:
-                epoch = int(epoch)  # a tensor, a NumPy integer, a whole float
-            if epoch != self._fast_epoch:
-                if not self._enter_epoch(epoch):
-                    return False
-            elif not self._fast_record:
-                return False
-        buf = self._buffer
-        if buf is None:
-            buf = self._buffer = _Buffer(self.n_samples, epoch, self._n_snapshots, self._rank_label)
-        if step is not None:
-            self._step = int(step)
-        if type(representation) is not np.ndarray:
-            make = device_stager(representation)
-            if make is not None:  # an accelerator tensor: copied without waiting for it
-                if self._stager is None:
-                    self._stager = make()
-                return self._stage(self._stager, representation, ids, layer, buf)
-            representation = to_numpy(representation)
-        batch = buf.n_batches
-        self._put(representation, ids, layer, buf, batch)
-        buf.n_batches = batch + 1  # a refused batch does not count
-        return True
-
     def _put(
         self, values: np.ndarray, ids: Any, layer: str | None, buf: _Buffer, batch: int
     ) -> None:
         """Copy batch number ``batch`` into the snapshot buffer: the hot path."""
-        if type(ids) is np.ndarray and ids.dtype == np.int64 and ids.ndim == 1:
+        if type(ids) is np.ndarray and ids.dtype is _INT64 and ids.ndim == 1:
             idx = ids
         else:
             idx = self._parse_ids(ids, buf, batch)
         if values.ndim != 2:
             values = self._as_rows(values, buf, batch)
-        if values.shape[0] != idx.shape[0]:
+        if len(values) != len(idx):
             raise RecordingError(
                 f"The representation at {buf.where(batch)} has {values.shape[0]} rows "
                 f"but {idx.shape[0]} ids were given; they must match."
             )
-        if values.dtype.kind not in "fiub":
+        dtype = values.dtype
+        if dtype is not _FLOAT32 and dtype.kind not in "fiub":
             raise RecordingError(
                 f"The representation at {buf.where(batch)} has dtype {values.dtype}; "
                 f"expected numbers."
