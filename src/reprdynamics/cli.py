@@ -560,11 +560,22 @@ def _analyse(
     paths = list_runs(run_or_root)
     if not paths:
         raise click.ClickException(f"No ReprDynamics runs in {run_or_root!r}.")
-    reports = [_analyse_run(open_run(p), selected, k, layer, top, bar, executor) for p in paths]
+    reports, damaged = [], []
+    for path in paths:
+        try:
+            reports.append(_analyse_run(open_run(path), selected, k, layer, top, bar, executor))
+        except ReprDynamicsError as exc:  # one damaged run does not stop the others
+            damaged.append({"run": str(path), "error": str(exc)})
+            click.echo(f"Skipping the run {path.name!r}: {exc}", err=True)
     if as_json:
-        click.echo(json.dumps({"runs": reports}, indent=2))
-    else:
+        click.echo(json.dumps({"runs": reports, "damaged": damaged}, indent=2))
+    elif reports:
         _print_comparison(reports, selected)
+    if damaged:
+        raise click.ClickException(
+            f"{len(damaged)} of {len(paths)} runs could not be analysed: "
+            + "; ".join(f"{Path(d['run']).name} ({d['error']})" for d in damaged)
+        )
 
 
 @main.command()

@@ -318,6 +318,32 @@ def test_thumbnails(client: TestClient, run_path: Path) -> None:
     assert client.get("/api/runs/exp1/thumbs.png").headers["x-grid-columns"] == "7"
 
 
+def test_thumbnails_of_all_and_of_nothing(client: TestClient) -> None:
+    """Regression: ids=all (GET and POST) answered 500 from np.concatenate([])."""
+    whole = client.get("/api/runs/exp1/thumbs.png")
+    for response in (
+        client.get("/api/runs/exp1/thumbs.png?ids=all"),
+        client.post("/api/runs/exp1/thumbs.png", json={"ids": "all"}),
+    ):
+        assert response.status_code == 200, response.text
+        assert response.content == whole.content
+    for bad in ({"ids": []}, {"ids": "1,all"}):
+        assert_4xx(client.post("/api/runs/exp1/thumbs.png", json=bad), "ids")
+
+
+def test_ids_beyond_int64_and_deep_bodies_are_4xx(client: TestClient) -> None:
+    """Regression: an id beyond int64 raised OverflowError, a 100,000-deep body
+    RecursionError; both answered 500."""
+    huge = b'{"samples": [1180591620717411303424], "k": 3}'
+    json_type = {"content-type": "application/json"}
+    response = client.post("/api/runs/exp1/fingerprint", content=huge, headers=json_type)
+    body = assert_4xx(response, "samples")
+    assert "1180591620717411303424" in body["error"]
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = client.post("/api/runs/exp1/fingerprint", content=deep, headers=json_type)
+    assert_4xx(response, "body")
+
+
 def test_float_and_channel_first_inputs_become_images() -> None:
     floats = np.stack([np.linspace(-1, 1, 16).reshape(4, 4), np.full((4, 4), 3.0)])
     images = as_images(floats)

@@ -120,6 +120,9 @@ def manual_bitmask(ids: list[int], n: int) -> bytes:
     return bytes(mask)
 
 
+BITS = {"Content-Type": "application/octet-stream"}
+
+
 def register(client: TestClient, run: str, mask: bytes) -> dict:
     response = client.post(
         f"/api/runs/{run}/selection",
@@ -427,16 +430,18 @@ def test_selection_bad_bitmasks(client: TestClient, root_client: TestClient) -> 
     url = "/api/runs/exp/selection"
     good = manual_bitmask(RANGE_IDS, N)
     for wrong in (good[:-1], good + b"\x00", b""):
-        body = assert_4xx(client.post(url, content=wrong), 400, "body")
+        body = assert_4xx(client.post(url, content=wrong, headers=BITS), 400, "body")
         assert str((N + 7) // 8) in body["error"]
-    assert_4xx(client.post(url, content=bytes(len(good))), 400, "body")  # selects nothing
+    assert_4xx(
+        client.post(url, content=bytes(len(good)), headers=BITS), 400, "body"
+    )  # selects nothing
     # The small run has 100 samples: 13 bytes, the last 4 bits of the last byte are padding.
     small = "/api/runs/small/selection"
     assert register(root_client, "small", manual_bitmask([0, SMALL_N - 1], SMALL_N))
     padded = bytearray(manual_bitmask([0], SMALL_N))
     padded[-1] |= 1 << (SMALL_N % 8)  # bit 100: beyond the run
-    assert_4xx(root_client.post(small, content=bytes(padded)), 400, "body")
-    assert_4xx(client.post("/api/runs/nope/selection", content=good), 404, "run")
+    assert_4xx(root_client.post(small, content=bytes(padded), headers=BITS), 400, "body")
+    assert_4xx(client.post("/api/runs/nope/selection", content=good, headers=BITS), 404, "run")
 
 
 def test_unknown_token_is_404_naming_samples(client: TestClient) -> None:

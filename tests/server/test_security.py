@@ -155,7 +155,8 @@ def test_static_files_are_served_from_the_package(served) -> None:
 )
 def test_only_documented_methods(served, method: str, url: str) -> None:
     client, _ = served
-    response = client.request(method, url)
+    # A JSON body, so that a POST passes the guard against other pages and meets the router.
+    response = client.request(method, url, headers={"Content-Type": "application/json"})
     assert response.status_code == 405
     assert response.json()["status"] == 405
 
@@ -260,3 +261,70 @@ def test_unknown_target_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="neither"):
         create_app(tmp_path / "missing")
     assert os.path.exists(tmp_path)
+
+
+# --------------------------------------------------------------------------- other pages
+@pytest.mark.parametrize("bound", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
+def test_every_loopback_bind_refuses_rebinding_host_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: str
+) -> None:
+    """Regression: binds to ::1 or 127.0.0.2 answered ``Host: evil.example`` with 200."""
+    run = make_run(tmp_path / "run")
+    seen = _capture_uvicorn(monkeypatch)
+    serve(run, host=bound, port=5079)
+    app = seen["app"]
+    evil = TestClient(app, base_url="http://evil.example:5079")
+    response = evil.get("/api/runs")
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "Host"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    for name in ("127.0.0.1", "localhost", "[::1]", "127.0.0.2"):
+        ok = TestClient(app, base_url=f"http://{name}:5079")
+        assert ok.get("/api/runs").status_code == 200, name
+
+
+def test_exposed_binds_answer_any_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(tmp_path / "run")
+    seen = _capture_uvicorn(monkeypatch)
+    serve(run, host="0.0.0.0", port=5080)
+    assert TestClient(seen["app"], base_url="http://my-box.lan").get("/api/runs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "parameter"),
+    [
+        ({"Content-Type": "text/plain", "Origin": "http://evil.example"}, 403, "Content-Type"),
+        ({"Content-Type": "text/plain"}, 403, "Content-Type"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 403, "Content-Type"),
+        ({"Content-Type": "multipart/form-data; boundary=x"}, 403, "Content-Type"),
+        ({}, 403, "Content-Type"),
+        ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403, "Origin"),
+        ({"Content-Type": "application/json", "Origin": "null"}, 403, "Origin"),
+        ({"Content-Type": "application/json", "Origin": "http://testserver:81"}, 403, "Origin"),
+    ],
+    ids=["text-cross-site", "text", "form", "multipart", "none", "json-cross-site", "null", "port"],
+)
+def test_posts_other_pages_can_send_are_refused_and_compute_nothing(
+    tmp_path: Path, headers: dict, status: int, parameter: str
+) -> None:
+    """Regression: a cross-site text/plain POST started computations and cache writes."""
+    run = make_run(tmp_path / "run")
+    cache = tmp_path / "run" / "cache"
+    before = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+    client = TestClient(create_app(run))
+    response = client.post("/api/runs/run/fingerprint", content=b'{"k": 3}', headers=headers)
+    assert response.status_code == status, response.text
+    assert response.json()["parameter"] == parameter
+    after = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+    assert after == before  # nothing computed, nothing cached
+
+
+@pytest.mark.parametrize("origin", [None, "http://testserver"])
+def test_same_origin_json_posts_are_answered(tmp_path: Path, origin: str | None) -> None:
+    run = make_run(tmp_path / "run")
+    client = TestClient(create_app(run))
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if origin is not None:
+        headers["Origin"] = origin
+    response = client.post("/api/runs/run/fingerprint", content=b'{"k": 3}', headers=headers)
+    assert response.status_code in (200, 202), response.text

@@ -23,12 +23,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reprdynamics.server.arrays import ApiError
+from reprdynamics.server.guard import RequestGuard, loopback_names
 from reprdynamics.server.impl import Workspace
 from reprdynamics.server.jobs import JobRegistry
 from reprdynamics.server.routes import build_routes, error_response
@@ -36,8 +36,6 @@ from reprdynamics.server.routes import build_routes, error_response
 __all__ = ["binding_warning", "create_app", "is_loopback", "serve"]
 
 log = logging.getLogger("reprdynamics.server")
-
-_LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 
 def is_loopback(host: str) -> bool:
@@ -119,8 +117,10 @@ def create_app(
         Seconds a request waits for a background computation before answering ``202``
         with its progress.
     allowed_hosts
-        Host names the app answers to (``Host`` header); ``None`` for any. :func:`serve`
-        restricts a loopback-bound server to loopback names, against DNS rebinding.
+        Host names the app answers to (``Host`` header, compared without port); ``None``
+        for any. :func:`serve` restricts a server bound to any loopback address to loopback
+        names, against DNS rebinding. POSTs must be JSON (or a selection's bitmask) from
+        this server's own origin, whatever the host (see :mod:`reprdynamics.server.guard`).
     jobs
         The job registry (a fresh one by default).
     storage_options
@@ -142,9 +142,10 @@ def create_app(
         yield
         workspace.jobs.shutdown()
 
-    middleware = [Middleware(_SecurityHeaders)]
-    if allowed_hosts is not None:
-        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    middleware = [  # outermost first: every answer, refusals too, gets the headers
+        Middleware(_SecurityHeaders),
+        Middleware(RequestGuard, allowed_hosts=allowed_hosts),
+    ]
     app = Starlette(
         routes=build_routes(),
         middleware=middleware,
@@ -193,9 +194,7 @@ def serve(
     import uvicorn
 
     _configure_logging()
-    allowed = None
-    if host.strip().lower() in _LOOPBACK_NAMES:
-        allowed = [*_LOOPBACK_NAMES, host.strip()]
+    allowed = loopback_names(host) if is_loopback(host) else None
     app = create_app(target, allowed_hosts=allowed, storage_options=storage_options)
     workspace: Workspace = app.state.workspace
     print(f"ReprDynamics dashboard serving {workspace.description}", file=sys.stderr)

@@ -178,6 +178,8 @@ def parse_selection(value: Any, n_samples: int, name: str = "samples") -> np.nda
         for item in value:
             if isinstance(item, bool) or not isinstance(item, int):
                 raise bad_parameter(name, expected, item)
+            if not 0 <= item < n_samples:  # checked here: beyond int64 NumPy would overflow
+                raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", item)
             ids.append(item)
         out = np.asarray(ids, dtype=np.int64)
     elif isinstance(value, str):

@@ -908,7 +908,7 @@ def thumbs_impl(ws: Workspace, name: str, params: Params) -> tuple[bytes, int]:
     """``GET /api/runs/{run}/thumbs.png``: (PNG sprite sheet, number of columns)."""
     run = ws.open(name)
     raw = params.raw("ids")
-    if raw is None or raw == "":
+    if raw is None or raw == "" or (isinstance(raw, str) and raw.strip().lower() == "all"):
         if run.n_samples > MAX_SPRITE_IDS:
             raise bad_parameter(
                 "ids", f"given (at most {MAX_SPRITE_IDS} ids) for a run of {run.n_samples}", raw
@@ -938,7 +938,9 @@ def _ordered_ids(raw: Any, n_samples: int) -> np.ndarray:
         parts = [parse_selection([item], n_samples, "ids") for item in raw]
     else:
         parts = [parse_selection(token, n_samples, "ids") for token in str(raw).split(",")]
-    return np.concatenate([p for p in parts if p is not None]).astype(np.int64)
+    if not parts or any(p is None for p in parts):  # [] or "all" among other ids
+        raise bad_parameter("ids", "'all', or a non-empty list of ids and ranges", raw)
+    return np.concatenate(parts).astype(np.int64)
 
 
 def thumb_impl(ws: Workspace, name: str, sample_id: str, params: Params) -> bytes:

@@ -113,6 +113,12 @@ async def _params(request: Request) -> Params:
                 raise ApiError(
                     400, "The request body must be a JSON object.", parameter="body"
                 ) from None
+            except RecursionError:  # a body nested thousands of levels deep
+                raise ApiError(
+                    400,
+                    "The request body is nested too deeply to be a request.",
+                    parameter="body",
+                ) from None
             if not isinstance(body, dict):
                 raise ApiError(400, "The request body must be a JSON object.", parameter="body")
     return Params(request.query_params, body, selections=_workspace(request).selections)

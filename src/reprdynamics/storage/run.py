@@ -473,8 +473,17 @@ def open_run(
             raise RunNotFoundError(f"No ReprDynamics run at {location!r}.") from exc
         except (ValueError, KeyError, json.JSONDecodeError) as exc:
             raise CorruptRunError(f"The run at {location!r} cannot be read: {exc}") from exc
-        run = Run(group, location, writable=mode == "r+", storage_options=storage_options)
-        run._check()
+        try:
+            run = Run(group, location, writable=mode == "r+", storage_options=storage_options)
+            run._check()
+        except ReprDynamicsError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, zarr.errors.BaseZarrError) as exc:
+            # A truncated zarr.json of an array, an attribute of the wrong type ...
+            raise CorruptRunError(
+                f"The run at {location!r} is damaged and cannot be opened: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     return run
 
 
@@ -596,6 +605,12 @@ class Run:
         for key in ("n_samples", listed, "kind"):
             if key not in attrs:
                 raise CorruptRunError(f"The run at {self.location!r} lacks the {key!r} attribute.")
+        n = attrs["n_samples"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise CorruptRunError(
+                f"The run at {self.location!r} has an invalid 'n_samples' attribute ({n!r}); "
+                f"expected an int >= 1."
+            )
         if not isinstance(attrs[listed], list):
             raise CorruptRunError(
                 f"The run at {self.location!r} has a {listed!r} attribute that is not a list."
