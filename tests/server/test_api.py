@@ -640,3 +640,35 @@ def test_run_being_created_has_no_snapshots_yet(tmp_path: Path) -> None:
         "/api/runs/fresh/transitions",
     ):
         assert assert_4xx(client.get(url), None)["status"] == 422, url
+
+
+def test_k_is_bounded_by_the_server_and_the_run_does_not_grow(tmp_path: Path) -> None:
+    """Regression: GETs with k = 1796, 1500, 1200 grew a 1.4 MiB run to 245 MiB."""
+    from reprdynamics.server.impl import MAX_K
+
+    n, rng = MAX_K + 50, np.random.default_rng(0)
+    path = tmp_path / "big"
+    with rd.Recorder(path, n_samples=n, labels=np.arange(n) % 3) as rec:
+        for epoch in range(3):
+            rec.store_batch(rng.normal(size=(n, 3)), ids=np.arange(n), epoch=epoch)
+    client = TestClient(create_app(path))
+
+    def size() -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+    before = size()
+    for k in (MAX_K + 49, MAX_K + 20, MAX_K + 1):
+        for url in (f"/api/runs/big/fingerprint?k={k}", f"/api/runs/big/samples?k={k}"):
+            body = assert_4xx(client.get(url), "k")
+            assert str(MAX_K) in body["error"]
+    assert size() == before
+    assert client.get(f"/api/runs/big/fingerprint?k={MAX_K}").status_code in (200, 202)
+    schema = client.get("/openapi.json").json()
+    ks = [
+        p["schema"]
+        for item in schema["paths"].values()
+        for op in item.values()
+        for p in op.get("parameters", [])
+        if p["name"] == "k"
+    ]
+    assert ks and all(s["maximum"] == MAX_K for s in ks)

@@ -57,6 +57,7 @@ from reprdynamics.storage.run import Run, is_run, open_run
 
 __all__ = [
     "DEFAULT_K",
+    "MAX_K",
     "MEASURES",
     "Computation",
     "Workspace",
@@ -89,6 +90,10 @@ MEASURES = ("entropy", "confidence", "margin", "correct", "loss")
 _LABEL_MEASURES = ("confidence", "margin", "correct", "loss")
 #: Neighbours per sample when the request does not say.
 DEFAULT_K = 10
+#: The most neighbours per sample the server computes. Every k is a cached (T, N, k) stack
+#: in the run: without a bound a few requests can grow a run many times over. Larger k:
+#: the Python API (reprdynamics.fingerprint).
+MAX_K = 100
 _NEIGHBOUR_KINDS = ("neighbour-transition", "neighbour-state")
 _PREDICTION_KINDS = ("class-transition", "disagreement")
 
@@ -306,7 +311,9 @@ def _k(params: Params, n: int, *, allow_zero: bool = False) -> int:
     """Neighbours per sample for a selection of n samples: an int in [1, n - 1]."""
     if n < 2:
         raise bad_parameter("samples", "a selection of at least 2 samples", f"{n} sample(s)")
-    value = params.integer("k", min(DEFAULT_K, n - 1), low=0 if allow_zero else 1, high=n - 1)
+    value = params.integer(
+        "k", min(DEFAULT_K, n - 1), low=0 if allow_zero else 1, high=min(n - 1, MAX_K)
+    )
     assert value is not None
     return value
 

@@ -435,6 +435,8 @@ class P:
     required: bool = False
     default: Any = None
     enum: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -457,7 +459,23 @@ _SAMPLES = P(
     description="Selection: ids and inclusive ranges, e.g. '0-99,150'; absent = all samples. "
     "POST bodies may give a list of ints.",
 )
-_K = P("k", "integer", "Neighbours per sample, in [1, n-1] (n = selection size).", default=10)
+_K = P(
+    "k",
+    "integer",
+    f"Neighbours per sample, in [1, min(n-1, {impl.MAX_K})] (n = selection size); the "
+    f"server computes at most {impl.MAX_K} (each k is a stack cached in the run).",
+    default=10,
+    minimum=1,
+    maximum=impl.MAX_K,
+)
+_K_TABLE = P(
+    "k",
+    "integer",
+    f"Neighbours for neighbour stability, at most {impl.MAX_K} (0: leave it out).",
+    default=10,
+    minimum=0,
+    maximum=impl.MAX_K,
+)
 _LAYER = P("layer", description="Layer of the run (default: the output layer).")
 _KIND = P(
     "kind",
@@ -603,7 +621,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         methods=("GET", "POST"),
         params=(
             _RUN,
-            P("k", "integer", "Neighbours for neighbour stability (0: leave it out).", default=10),
+            _K_TABLE,
             _LAYER,
             _SAMPLES,
         ),
@@ -613,7 +631,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/runs/{run}/samples.csv",
         samples_csv,
         "The per-sample table as a CSV download.",
-        params=(_RUN, P("k", "integer", "As for /samples.", default=10), _LAYER, _SAMPLES),
+        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES),
         response="text/csv",
         computes=True,
     ),
@@ -669,7 +687,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=(
             _RUN,
             P("column", required=True, description="Column name, as in /samples."),
-            P("k", "integer", "As for /samples.", default=10),
+            _K_TABLE,
             _LAYER,
             _SAMPLES,
         ),
@@ -714,6 +732,10 @@ def _parameter(p: P) -> dict[str, Any]:
         schema["default"] = p.default
     if p.enum:
         schema["enum"] = list(p.enum)
+    if p.minimum is not None:
+        schema["minimum"] = p.minimum
+    if p.maximum is not None:
+        schema["maximum"] = p.maximum
     return {
         "name": p.name,
         "in": p.where,
