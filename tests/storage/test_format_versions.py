@@ -162,3 +162,53 @@ def test_parts_are_whole_or_absent(tmp_path):
     assert run.read_part(0, 1) is None
     run.drop_parts(0)
     assert not (tmp_path / "run" / "parts" / "0").exists()
+
+
+def _edit(path: Path, **changes) -> None:
+    doc = json.loads(path.read_text())
+    doc["attributes"].update(changes)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"class_names": 5}, "'class_names'"),
+        ({"class_names": ["a", 2]}, "'class_names'"),
+        ({"metadata": "x"}, "'metadata'"),
+        ({"kind": "logit"}, "'kind'"),
+    ],
+    ids=["class_names-int", "class_names-mixed", "metadata-str", "kind"],
+)
+def test_bad_run_attributes_are_corrupt_and_named(tmp_path, changes, named):
+    """Regression (#11): such attributes raised AttributeError/TypeError, or read wrongly."""
+    run = create_run(tmp_path / "run", n_samples=N)
+    run.append_snapshot(values(0), epoch=0)
+    _edit(tmp_path / "run" / "zarr.json", **changes)
+    with pytest.raises(CorruptRunError, match=named):
+        open_run(tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"metrics": [1, 2]}, "'metrics'"),
+        ({"epoch": "3"}, "'epoch'"),
+        ({"wall_time": "x"}, "'wall_time'"),
+    ],
+    ids=["metrics-list", "epoch-str", "wall_time-str"],
+)
+def test_bad_entries_are_corrupt_and_named(tmp_path, changes, named):
+    run = create_run(tmp_path / "run", n_samples=N)
+    run.append_snapshot(values(0), epoch=0)
+    run.append_snapshot(values(1), epoch=1)
+    _edit(tmp_path / "run" / "snapshots" / "1" / "zarr.json", **changes)
+    with pytest.raises(CorruptRunError, match=rf"snapshot 1 .*{named}"):
+        open_run(tmp_path / "run")
+
+
+def test_a_version_1_list_of_non_entries_is_corrupt_not_empty(v1_run):
+    """Regression (#11): `snapshots: [1, 2, 3]` must not read as a run without snapshots."""
+    _edit(v1_run / "zarr.json", snapshots=[1, 2, 3])
+    with pytest.raises(CorruptRunError, match="snapshot 0"):
+        open_run(v1_run)

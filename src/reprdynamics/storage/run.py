@@ -140,6 +140,32 @@ def _location(path_or_url: str | os.PathLike[str]) -> str:
     return location
 
 
+def _int_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _number_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+# What readers rely on in the attributes: (name, check, what is expected), checked at open.
+_RUN_FIELDS = (
+    ("kind", lambda v: v in KINDS, f"one of {KINDS}"),
+    (
+        "class_names",
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(c, str) for c in v)),
+        "a list of strings or null",
+    ),
+    ("metadata", lambda v: v is None or isinstance(v, dict), "an object"),
+)
+_ENTRY_FIELDS = (
+    ("epoch", _int_or_none, "an int or null"),
+    ("step", _int_or_none, "an int or null"),
+    ("wall_time", _number_or_none, "a number or null"),
+    ("metrics", lambda v: v is None or isinstance(v, dict), "an object"),
+)
+
+
 def _rows_per_chunk(n_samples: int, row_bytes: int) -> int:
     return int(max(1, min(n_samples, _CHUNK_BYTES // max(row_bytes, 1))))
 
@@ -534,8 +560,9 @@ class Run:
                 complete = np.zeros(0, dtype=bool)  # _check names the missing array
             return [
                 {**dict(e), "complete": bool(complete[t]) if t < complete.size else False}
-                for t, e in enumerate(snaps)
                 if isinstance(e, Mapping)
+                else {"index": None, "damaged": e}  # _check names it
+                for t, e in enumerate(snaps)
             ]
         consolidated = attrs.get("consolidated")
         entries = [dict(e) for e in consolidated] if isinstance(consolidated, list) else []
@@ -620,6 +647,18 @@ class Run:
                 raise CorruptRunError(
                     f"The entry of snapshot {t} of the run at {self.location!r} is damaged: "
                     f"its index is {entry.get('index')!r}, expected {t}."
+                )
+            for key, ok, expected in _ENTRY_FIELDS:
+                if not ok(entry.get(key)):
+                    raise CorruptRunError(
+                        f"The entry of snapshot {t} of the run at {self.location!r} is "
+                        f"damaged: its {key!r} is {entry.get(key)!r}, expected {expected}."
+                    )
+        for key, ok, expected in _RUN_FIELDS:
+            if not ok(attrs.get(key)):
+                raise CorruptRunError(
+                    f"The run at {self.location!r} has an invalid {key!r} attribute "
+                    f"({attrs.get(key)!r}); expected {expected}."
                 )
         n_snap = len(self._entries)
         if "representations" not in self._group:
