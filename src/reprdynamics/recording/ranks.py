@@ -93,7 +93,7 @@ def join_run(
         try:
             if is_run(path, storage_options=storage_options):
                 state = open_run(path, storage_options=storage_options).attrs.get("recording")
-        except RunNotFoundError:
+        except (RunNotFoundError, CorruptRunError):
             pass
         why = (
             "the run there was closed by rank 0: its recording has ended"
