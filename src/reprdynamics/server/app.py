@@ -11,7 +11,6 @@ it is exposed on another address. The HTTP API is documented in
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import sys
@@ -28,7 +27,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reprdynamics.server.arrays import ApiError
-from reprdynamics.server.guard import RequestGuard, loopback_names
+from reprdynamics.server.guard import RequestGuard, is_loopback, loopback_names
 from reprdynamics.server.impl import Workspace
 from reprdynamics.server.jobs import JobRegistry
 from reprdynamics.server.routes import build_routes, error_response
@@ -36,17 +35,6 @@ from reprdynamics.server.routes import build_routes, error_response
 __all__ = ["binding_warning", "create_app", "is_loopback", "serve"]
 
 log = logging.getLogger("reprdynamics.server")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the server reachable from this machine only."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def binding_warning(host: str, port: int | None = None) -> str | None:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from reprdynamics.server.arrays import ApiError
 from reprdynamics.server.routes import error_response
 
-__all__ = ["RequestGuard", "host_name", "loopback_names"]
+__all__ = ["RequestGuard", "host_name", "is_loopback", "loopback_names"]
 
 _POST_TYPES = ("application/json", "application/octet-stream")
 
@@ -44,7 +44,9 @@ def host_name(value: str) -> str:
     return value
 
 
-def _is_loopback_name(name: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or ``Host`` name) is this machine only."""
+    name = host_name(host)
     if name == "localhost":
         return True
     try:
@@ -68,16 +70,14 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] | None = None) -> None:
         self.app = app
         self.allowed = None if allowed_hosts is None else {host_name(h) for h in allowed_hosts}
-        self.any_loopback = self.allowed is not None and any(
-            _is_loopback_name(h) for h in self.allowed
-        )
+        self.any_loopback = self.allowed is not None and any(is_loopback(h) for h in self.allowed)
 
     def _refusal(self, scope: Scope) -> ApiError | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         if self.allowed is not None:
             name = host_name(host)
-            if name not in self.allowed and not (self.any_loopback and _is_loopback_name(name)):
+            if name not in self.allowed and not (self.any_loopback and is_loopback(name)):
                 return ApiError(
                     400,
                     f"Invalid Host header {host!r}: this dashboard answers only to "
