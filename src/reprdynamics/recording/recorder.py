@@ -7,6 +7,7 @@ Nothing is written per batch: the cost of a batch is one copy into the snapshot 
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 import time
@@ -71,6 +72,61 @@ def _caller_stacklevel() -> int:
 
 
 _INT64, _FLOAT32 = np.dtype(np.int64), np.dtype(np.float32)  # `is` is cheaper than ==
+_WHOLE = "a whole number (an int, or a float such as 2.0)"
+_OWNER = "Recorder.store_batch"
+
+
+def _parse_whole(value: Any, name: str, owner: str) -> int:
+    """``epoch`` or ``step`` as an ``int``, or the standard parameter error naming it.
+
+    Ints, NumPy integers, 0-d integer tensors and whole floats (``2.0``, a NumPy float, a
+    0-d float tensor) are accepted; ``2.7``, NaN, inf, strings and booleans are
+    refused, never truncated.
+
+    >>> _parse_whole(np.float64(2.0), "epoch", "Recorder.store_batch")
+    2
+    >>> _parse_whole(2.7, "epoch", "Recorder.store_batch")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reprdynamics.errors.InvalidParameterError: The 'epoch' parameter ... Got 2.7 instead.
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, bool | np.bool_ | str | bytes) or getattr(value, "ndim", 0) != 0:
+        raise invalid_parameter(name, owner, _WHOLE, value)
+    try:
+        return operator.index(value)  # NumPy integers, integer tensors
+    except TypeError:
+        pass
+    try:
+        number = float(value)  # floats, NumPy floats, 0-d float tensors
+    except Exception:  # whatever the object raises, it is no number
+        raise invalid_parameter(name, owner, _WHOLE, value) from None
+    if not number.is_integer():  # 2.7, NaN and inf alike
+        raise invalid_parameter(name, owner, _WHOLE, value)
+    return int(number)
+
+
+def _unreadable(argument: str, where: str, exc: Exception) -> RecordingError:
+    """The error for an argument that could not be converted to an array.
+
+    Whatever the framework raised (NumPy's ValueError for a ragged list, torch's
+    NotImplementedError for a tensor on the ``meta`` device, ...) becomes one error that
+    names the argument; the original is chained.
+    """
+    return RecordingError(
+        f"The {argument!r} argument {where} cannot be read as an array: "
+        f"{type(exc).__name__}: {str(exc).rstrip('.')}. Pass a NumPy array, a tensor holding "
+        f"data (not one on the 'meta' device) or a rectangular list of numbers."
+    )
+
+
+def _to_numpy(value: Any, argument: str) -> np.ndarray:
+    """``to_numpy(value)`` for an argument of the constructor (not the hot path)."""
+    try:
+        return to_numpy(value)
+    except Exception as exc:
+        raise _unreadable(argument, "of Recorder", exc) from exc
 
 
 class _Buffer:
@@ -142,18 +198,30 @@ class _Buffer:
             rows = np.flatnonzero(bad)
             batch = int(writers[rows].min())
             first = rows[writers[rows] == batch]
+            sample = int(first[0])
+            column = int(np.flatnonzero(~np.isfinite(values[sample]))[0])
+            value = float(values[sample, column])
+            limit = f"|x| > {np.finfo(dtype).max:g}"
             beyond = (
-                f" (or values beyond the float16 range, |x| > {np.finfo(np.float16).max:g}:"
-                f" record with dtype='float32')"
+                f" (or values beyond the float16 range, {limit}: record with dtype='float32')"
                 if dtype == np.float16
+                else ""
+            )
+            # The buffer holds the values after the cast to the storage dtype: an input
+            # value beyond its range is an inf here, whatever it was before.
+            cause = (
+                f" (a value beyond the {dtype} range, {limit}, is stored as inf)"
+                if np.isinf(value) and dtype != np.float16
                 else ""
             )
             raise RecordingError(
                 f"The representation of layer {name!r} at {self.where(batch)} holds NaN or "
                 f"inf{beyond} in {first.size} row(s) (sample ids {first[:5].tolist()}"
                 f"{' ...' if first.size > 5 else ''}); {rows.size} row(s) of the snapshot in "
-                f"all. The run keeps only finite values, so snapshot {self.index} is not "
-                f"written. (Training may have diverged; earlier snapshots are safe on disk.)"
+                f"all. Sample {sample} holds {value} in column {column}{cause}. The run keeps "
+                f"only finite values, so snapshot {self.index} is not written. (Training may "
+                f"have diverged, or the outputs need scaling; earlier snapshots are safe on "
+                f"disk.)"
             )
 
 
@@ -316,8 +384,8 @@ class Recorder:
                 path,
                 n_samples=n_samples,
                 kind=kind,
-                labels=to_numpy(labels) if labels is not None else None,
-                inputs=to_numpy(inputs) if inputs is not None else None,
+                labels=_to_numpy(labels, "labels") if labels is not None else None,
+                inputs=_to_numpy(inputs, "inputs") if inputs is not None else None,
                 class_names=class_names,
                 output_layer=output_layer,
                 metadata=metadata,
@@ -371,7 +439,7 @@ class Recorder:
     # ------------------------------------------------------------------ schedule
     def should_record(self, epoch: int) -> bool:
         """Whether the schedule records this epoch (``epoch % step_size == 0``)."""
-        return int(epoch) % self.step_size == 0
+        return _parse_whole(epoch, "epoch", "Recorder.should_record") % self.step_size == 0
 
     @property
     def n_snapshots(self) -> int:
@@ -438,10 +506,15 @@ class Recorder:
         ids
             ``(B,)`` sample ids in ``[0, n_samples)``.
         epoch
-            The current epoch. A new epoch ends the snapshot being assembled. Epochs must
-            not go backwards.
+            The current epoch, a whole number (``2`` or ``2.0``, not ``2.7``). A new epoch
+            ends the snapshot being assembled. Epochs must not go backwards.
         layer
             Which layer these outputs belong to (default: the run's output layer).
+        step
+            The training step, a whole number, written with the snapshot.
+
+        An empty batch (no rows) stores nothing and fixes nothing, not even the layer's
+        dimension.
 
         Returns
         -------
@@ -461,8 +534,8 @@ class Recorder:
             if pending is not None and pending.done():
                 self.flush()  # a failed background write surfaces at the next call
             if epoch is not None:
-                if type(epoch) is not int:
-                    epoch = int(epoch)  # a tensor, a NumPy integer, a whole float
+                if type(epoch) is not int:  # a tensor, a NumPy integer, a whole float
+                    epoch = _parse_whole(epoch, "epoch", _OWNER)
                 if epoch != self._fast_epoch:
                     if not self._enter_epoch(epoch):
                         return False
@@ -474,17 +547,21 @@ class Recorder:
                     self.n_samples, epoch, self._n_snapshots, self._rank_label
                 )
             if step is not None:
-                self._step = int(step)
+                self._step = step if type(step) is int else _parse_whole(step, "step", _OWNER)
             if type(representation) is not np.ndarray:
                 make = device_stager(representation)
                 if make is not None:  # an accelerator tensor: copied without waiting for it
                     if self._stager is None:
                         self._stager = make()
                     return self._stage(self._stager, representation, ids, layer, buf)
-                representation = to_numpy(representation)
+                try:
+                    representation = to_numpy(representation)
+                except Exception as exc:
+                    where = f"at {buf.where(buf.n_batches)}"
+                    raise _unreadable("representation", where, exc) from exc
             batch = buf.n_batches
-            self._put(representation, ids, layer, buf, batch)
-            buf.n_batches = batch + 1  # a refused batch does not count
+            if self._put(representation, ids, layer, buf, batch):
+                buf.n_batches = batch + 1  # a refused (or empty) batch does not count
             return True
         finally:
             self._timing_depth = depth
@@ -510,8 +587,12 @@ class Recorder:
 
     def _put(
         self, values: np.ndarray, ids: Any, layer: str | None, buf: _Buffer, batch: int
-    ) -> None:
-        """Copy batch number ``batch`` into the snapshot buffer: the hot path."""
+    ) -> bool:
+        """Copy batch number ``batch`` into the snapshot buffer: the hot path.
+
+        False for an empty batch, which stores nothing: its shape (``(0,)`` is taken as
+        ``(0, 1)``) says nothing about the layer's dimension.
+        """
         if type(ids) is np.ndarray and ids.dtype is _INT64 and ids.ndim == 1:
             idx = ids
         else:
@@ -529,6 +610,8 @@ class Recorder:
                 f"The representation at {buf.where(batch)} has dtype {values.dtype}; "
                 f"expected numbers."
             )
+        if not len(idx):
+            return False
         layer = layer or self._output_layer
         target = buf.layers.get(layer)
         if target is None:
@@ -536,8 +619,10 @@ class Recorder:
         elif values.shape[1] != target.shape[1]:
             raise self._dim_error(buf, layer, values.shape[1], target.shape[1], batch)
         try:  # NumPy checks every id < N before it copies anything (negatives: check_ids)
-            if self._half:
-                with np.errstate(over="ignore"):  # inf here is refused at the snapshot's end
+            if self._half or (dtype is not _FLOAT32 and dtype.kind == "f" and dtype.itemsize > 4):
+                # A value beyond the storage dtype's range becomes inf in the cast; the
+                # snapshot's end refuses it naming batch, sample and value (no warning here).
+                with np.errstate(over="ignore"):
                     target[idx] = values
             else:
                 target[idx] = values
@@ -545,6 +630,7 @@ class Recorder:
             raise self._range_error(buf, idx, batch) from None
         # Duplicate ids: NumPy assigns in order, so the last write wins (values and writer).
         buf.writers[layer][idx] = batch
+        return True
 
     def _stage(self, stager: Any, tensor: Any, ids: Any, layer: str | None, buf: _Buffer) -> bool:
         """An accelerator tensor: start its copy to the host, take it when it has landed.
@@ -564,6 +650,8 @@ class Recorder:
                 f"The representation at {buf.where(batch)} has {shape[0]} rows but {n_ids} "
                 f"ids were given; they must match."
             )
+        if shape[0] == 0:  # an empty batch: nothing to copy, no dimension fixed
+            return True
         layer = layer or self._output_layer
         dim = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
         known = buf.layers.get(layer)
@@ -613,7 +701,10 @@ class Recorder:
         return record
 
     def _parse_ids(self, ids: Any, buf: _Buffer, batch: int) -> np.ndarray:
-        idx = to_ids(ids)
+        try:
+            idx = to_ids(ids)
+        except Exception as exc:
+            raise _unreadable("ids", f"at {buf.where(batch)}", exc) from exc
         if idx.size and idx.dtype.kind not in "iu":
             if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
                 return idx.astype(np.int64)
@@ -676,17 +767,25 @@ class Recorder:
         With nothing pending, ``metrics`` are added to the last written snapshot when it
         belongs to the current epoch (or to ``epoch``, if given): metrics that arrive after
         the snapshot already ended implicitly. Metrics of an epoch the schedule skipped are
-        dropped rather than attached to an earlier epoch's snapshot.
+        dropped rather than attached to an earlier epoch's snapshot. ``epoch`` and ``step``
+        are whole numbers, as in :meth:`store_batch`.
         """
+        if epoch is not None:
+            epoch = _parse_whole(epoch, "epoch", "Recorder.end_snapshot")
+        if step is not None:
+            step = _parse_whole(step, "step", "Recorder.end_snapshot")
         with self._timed():
             self._flush_sources()
             self._drain(wait=True)  # device copies in flight land in this snapshot
             buf = self._buffer
             if buf is None or buf.n_batches == 0:
+                # Only refused or empty batches: nothing to write, and the next batch (maybe
+                # of another epoch) starts a fresh buffer rather than one tagged this epoch.
+                self._buffer = None
                 if metrics and self._n_snapshots and self.rank == 0:
                     self.flush()
                     last = self.run.epochs[-1]
-                    this = self._current_epoch if epoch is None else int(epoch)
+                    this = self._current_epoch if epoch is None else epoch
                     if this is None or last is None or this == last:
                         self.run.set_metrics(-1, metrics)
                 return False
@@ -707,7 +806,7 @@ class Recorder:
                     stacklevel=_caller_stacklevel(),
                 )
             if epoch is not None:
-                buf.epoch = int(epoch)
+                buf.epoch = epoch
             write = dict(
                 epoch=buf.epoch,
                 step=step if step is not None else self._step,
