@@ -169,3 +169,192 @@ def test_analyse_scheduler_errors_are_one_line(tmp_path, runner):
         main, ["analyse", str(tmp_path / "r"), "--scheduler", "tcp://x:1", "--workers", "2"]
     )
     assert result.exit_code != 0 and "not both" in result.output
+
+
+# ------------------------------------------------------------------- issue #11, item 15
+def _listening_socket():
+    """A socket listening on a free loopback port, as another server would hold it."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock, sock.getsockname()[1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_cli(args, *, legacy=False, timeout=120):
+    import subprocess
+    import sys
+
+    entry = (
+        ["-c", "from reprdynamics.cli import legacy_main; legacy_main()"]
+        if legacy
+        else ["-m", "reprdynamics.cli"]
+    )
+    return subprocess.run(
+        [sys.executable, *entry, *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["serve", "ReprDynamics"])
+def test_serving_on_a_port_in_use_names_a_free_port(legacy):
+    import re
+
+    sock, port = _listening_socket()
+    with sock:
+        args = ["--port", str(port)] if legacy else ["serve", "--port", str(port)]
+        proc = _run_cli(args, legacy=legacy)
+    assert proc.returncode == 2, proc.stderr
+    assert f"port {port} is in use" in proc.stderr
+    suggested = re.search(r"try --port (\d+)", proc.stderr)
+    assert suggested and int(suggested.group(1)) > port
+    assert "Errno" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_checks_its_port_before_training(tmp_path, runner):
+    sock, port = _listening_socket()
+    with sock:
+        result = runner.invoke(
+            main, ["demo", "--out", str(tmp_path / "run"), "--epochs", "1", "--port", str(port)]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"port {port} is in use" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def _damage(path, how):
+    meta = path / "zarr.json"
+    text = meta.read_text()
+    if how == "truncated":
+        meta.write_text(text[: len(text) // 2])
+    elif how == "empty":
+        meta.write_text("")
+    elif how == "not-an-object":
+        meta.write_text("[]")
+    else:  # the format attribute lost
+        document = json.loads(text)
+        del document["attributes"]["format"]
+        meta.write_text(json.dumps(document))
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """Replace the server by a recorder of its calls: a command that serves fails the test."""
+    import reprdynamics.server.app as app
+
+    calls = []
+    monkeypatch.setattr(app, "serve", lambda target, **options: calls.append(target))
+    return calls
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "not-an-object", "no-format"])
+def test_a_run_with_a_damaged_zarr_json_is_reported_corrupt(tmp_path, runner, no_server, how):
+    _record(tmp_path / "r")
+    _damage(tmp_path / "r", how)
+    result = runner.invoke(main, ["analyse", str(tmp_path / "r")])
+    assert result.exit_code == 1, result.output
+    assert "is corrupt" in result.output and "zarr.json" in result.output
+    assert "No ReprDynamics runs" not in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(main, ["serve", str(tmp_path / "r"), "--port", str(_free_port())])
+    assert result.exit_code == 1, result.output
+    assert "is corrupt" in result.output
+    assert no_server == []  # not served as an empty directory of runs
+
+
+def test_a_directory_with_an_unrelated_zarr_group_is_still_a_root(tmp_path, runner):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    result = runner.invoke(main, ["analyse", str(root)])
+    assert result.exit_code == 1
+    assert "No ReprDynamics runs" in result.output
+
+
+def test_legacy_help_describes_every_option(capsys):
+    import re
+
+    from reprdynamics.cli import legacy_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        legacy_main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--save_dir SAVE_DIR", "--port PORT", "--host HOST"):
+        # Help text follows the option (on its line or the next), not the next option.
+        assert re.search(re.escape(option) + r"\s+(?!-)\S", out), out
+    assert "default: 5000" in out and "default: 127.0.0.1" in out
+
+
+def test_legacy_save_dir_is_served_under_the_directorys_name(
+    legacy_sample, tmp_path, monkeypatch, no_server, capsys
+):
+    from reprdynamics.cli import legacy_main
+    from reprdynamics.server.impl import Workspace
+
+    monkeypatch.setenv("REPRDYNAMICS_CACHE_DIR", str(tmp_path / "cache"))
+    legacy_main(["--save_dir", str(legacy_sample), "--port", str(_free_port())])
+    assert "imported it into" in capsys.readouterr().out
+    (target,) = no_server
+    workspace = Workspace(target)
+    assert workspace.kind == "legacy"
+    assert list(workspace.runs()) == [legacy_sample.name]
+
+
+# --------------------------------------------------------------------------- damage, cache
+def test_info_names_the_damaged_snapshots_and_exits_1(tmp_path, runner):
+    _record(tmp_path / "r")
+    assert "Damaged    none" in runner.invoke(main, ["info", str(tmp_path / "r")]).output
+    (tmp_path / "r" / "representations" / "logits" / "c" / "2" / "0" / "0").unlink()
+    result = runner.invoke(main, ["info", str(tmp_path / "r")])
+    assert result.exit_code == 1, result.output
+    assert "Damaged    snapshots 2 (the others read as recorded)" in result.output
+    assert "representations/logits: 1 of 1 chunks missing" in result.output
+    facts = json.loads(runner.invoke(main, ["info", str(tmp_path / "r"), "--json"]).output)
+    assert facts["damaged_snapshots"] == [2]
+
+
+def test_info_verify_decodes_every_chunk(tmp_path, runner):
+    _record(tmp_path / "r")
+    (tmp_path / "r" / "representations" / "logits" / "c" / "1" / "0" / "0").write_bytes(b"xx")
+    assert runner.invoke(main, ["info", str(tmp_path / "r")]).exit_code == 0  # all listed
+    result = runner.invoke(main, ["info", "--verify", str(tmp_path / "r")])
+    assert result.exit_code == 1, result.output
+    assert "snapshot 1, representations/logits" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cache_info_and_clear(tmp_path, runner):
+    _record(tmp_path / "r")
+    assert runner.invoke(main, ["analyse", str(tmp_path / "r")]).exit_code == 0
+    facts = json.loads(runner.invoke(main, ["cache", "info", str(tmp_path / "r"), "--json"]).output)
+    names = [e["name"] for e in facts["entries"]]
+    assert "neighbours" in names and "fingerprint" in names
+    assert facts["nbytes"] == sum(e["nbytes"] for e in facts["entries"]) > 0
+    assert facts["limit"] >= 64 * 2**20
+    text = runner.invoke(main, ["cache", "info", str(tmp_path / "r")]).output
+    assert f"{len(names)} entries" in text and "current" in text
+    result = runner.invoke(main, ["cache", "clear", str(tmp_path / "r"), "--name", "neighbours"])
+    assert result.exit_code == 0 and f"Removed {names.count('neighbours')} cache entries" in (
+        result.output
+    )
+    left = json.loads(runner.invoke(main, ["cache", "info", str(tmp_path / "r"), "--json"]).output)
+    assert {e["name"] for e in left["entries"]} == {"fingerprint"}
+    assert runner.invoke(main, ["cache", "clear", str(tmp_path / "r")]).exit_code == 0
+    empty = json.loads(runner.invoke(main, ["cache", "info", str(tmp_path / "r"), "--json"]).output)
+    assert empty["entries"] == [] and empty["nbytes"] == 0
+
+
+def test_serve_refuses_a_bad_cache_limit(tmp_path, runner):
+    _record(tmp_path / "r")
+    result = runner.invoke(main, ["serve", str(tmp_path / "r"), "--cache-limit", "lots"])
+    assert result.exit_code == 2
+    assert "--cache-limit" in result.output and "4x" in result.output

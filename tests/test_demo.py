@@ -165,3 +165,34 @@ def test_build_model_leaves_the_callers_rng_alone():
     second = build_model(seed=0)
     for p, q in zip(first.parameters(), second.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def _tree_state(root):
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def test_demo_command_refuses_to_overwrite_unless_told(tmp_path):
+    from click.testing import CliRunner
+
+    from reprdynamics.cli import main
+
+    out = tmp_path / "run"
+    with rd.Recorder(out, n_samples=4) as rec:
+        rec.store_batch(np.eye(4), ids=np.arange(4), epoch=0)
+        rec.end_snapshot()
+    before = _tree_state(out)
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--out", str(out), "--epochs", "1", "--no-serve"])
+    assert result.exit_code == 1, result.output
+    assert "already exists" in result.output and "--overwrite" in result.output
+    assert "Traceback" not in result.output
+    assert _tree_state(out) == before
+    pytest.importorskip("torch")
+    result = runner.invoke(
+        main, ["demo", "--out", str(out), "--epochs", "2", "--no-serve", "--overwrite"]
+    )
+    assert result.exit_code == 0, result.output
+    assert rd.open_run(out).n_snapshots == 2

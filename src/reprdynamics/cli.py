@@ -1,4 +1,4 @@
-"""The command line: ``reprdynamics info | demo | import-legacy | analyse | serve``.
+"""The command line: ``reprdynamics info | demo | import-legacy | analyse | serve | cache``.
 
 Every command validates its arguments and reports problems as one clear line (exit code
 2 for bad usage, 1 for a failure), never a traceback, unless ``REPRDYNAMICS_DEBUG=1``.
@@ -8,10 +8,13 @@ Every command validates its arguments and reports problems as one clear line (ex
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,12 @@ from typing import Any
 import click
 import numpy as np
 
-from reprdynamics.errors import ReprDynamicsError
+from reprdynamics.errors import CorruptRunError, ReprDynamicsError
 
 __all__ = ["legacy_main", "main"]
+
+_PORT_HELP = "Port to listen on."
+_HOST_HELP = "Address to bind; anything but loopback exposes your runs to the network."
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,6 +51,109 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(error)) from exc
 
     return wrapper
+
+
+class _BadUsage(click.ClickException):
+    """A one-line error that exits with code 2 (bad usage), like click's own."""
+
+    exit_code = 2
+
+
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why ``host:port`` cannot be bound now, or None (the socket is closed again)."""
+    # As uvicorn binds: IPv6 for a host with a colon, SO_REUSEADDR so that a port left in
+    # TIME_WAIT by a stopped server counts as free (uvicorn would take it).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """What stops a server from listening on ``host:port``, with a hint; None if nothing.
+
+    Checked before uvicorn starts, which would only log ``[Errno 98] address already in
+    use`` and stop. A port taken between this check and uvicorn's bind still fails there.
+    """
+    error = _bind_error(host, port)
+    if error is None:
+        return None
+    if error.errno == errno.EADDRINUSE:
+        free = next(
+            (p for p in range(port + 1, min(port + 100, 65535) + 1) if not _bind_error(host, p)),
+            None,
+        )
+        hint = f"try --port {free}" if free is not None else "choose another --port"
+        return f"port {port} is in use on {host}; {hint}."
+    return f"cannot listen on {host}:{port}: {error.strerror or error}."
+
+
+def _check_port(host: str, port: int) -> None:
+    problem = _port_problem(host, port)
+    if problem is not None:
+        raise _BadUsage(problem)
+
+
+def _corrupt_run(path: str | os.PathLike[str]) -> CorruptRunError | None:
+    """The error for a local directory that is a damaged run, not a directory of runs.
+
+    ``is_run`` answers False for a run whose root ``zarr.json`` is truncated (or lost its
+    ``format`` attribute), which would then be read as an empty directory of runs. A
+    ``zarr.json`` that is not a JSON object, or one without our format beside a run's
+    arrays, is a damaged run instead.
+    """
+    from reprdynamics.storage.run import FORMAT_NAME
+
+    directory = Path(path)
+    meta = directory / "zarr.json"
+    try:
+        if not meta.is_file():
+            return None
+        raw = meta.read_bytes()
+    except OSError:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        detail = (
+            f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else str(exc)
+        )
+        return CorruptRunError(
+            f"The run at {str(directory)!r} is corrupt: its zarr.json is not valid JSON "
+            f"({detail}); the file may be truncated, e.g. by a crash while it was written."
+        )
+    if not isinstance(document, dict) or not isinstance(document.get("attributes", {}), dict):
+        return CorruptRunError(
+            f"The run at {str(directory)!r} is corrupt: its zarr.json is not a Zarr group's "
+            f"metadata (a JSON object with an 'attributes' object)."
+        )
+    if document.get("attributes", {}).get("format") == FORMAT_NAME:
+        return None
+    arrays = sorted(
+        name
+        for name in ("representations", "snapshots", "complete", "predictions")
+        if (directory / name).is_dir()
+    )
+    if not arrays:
+        return None  # some other Zarr group, not ours
+    return CorruptRunError(
+        f"The run at {str(directory)!r} is corrupt: its zarr.json lacks the attribute "
+        f"'format': {FORMAT_NAME!r}, although the directory holds a run's arrays "
+        f"({', '.join(arrays)})."
+    )
+
+
+def _raise_if_corrupt_run(path: str) -> None:
+    if not _is_url(path):
+        error = _corrupt_run(path)
+        if error is not None:
+            raise error
 
 
 def _parse_storage_options(
@@ -93,10 +202,14 @@ def _check_storage_options(target: str | None, storage_options: dict[str, Any] |
         )
 
 
-def _describe(run: Any) -> dict[str, Any]:
+def _describe(run: Any, *, decode: bool = False) -> dict[str, Any]:
     """Everything `info` prints, as plain data (also the `--json` output)."""
     complete = run.complete
-    labels = run.labels
+    damaged = [d.to_dict() for d in run.verify(decode=decode)]
+    try:
+        labels = run.labels
+    except CorruptRunError:
+        labels = None  # named among the damage
     facts: dict[str, Any] = {
         "location": run.location,
         "format_version": run.attrs.get("format_version"),
@@ -124,6 +237,9 @@ def _describe(run: Any) -> dict[str, Any]:
         "inputs": list(run.inputs_shape) if run.inputs_shape else None,
         "extras": run.extras,
         "metadata": run.metadata,
+        "damaged": damaged,
+        "damaged_snapshots": sorted({d["snapshot"] for d in damaged if d["snapshot"] is not None}),
+        "verified": "decoded" if decode else "listed",
     }
     if labels is not None:
         known = labels[labels >= 0]
@@ -174,6 +290,16 @@ def _print_info(facts: dict[str, Any]) -> None:
         echo(f"Extras     {', '.join(facts['extras'])}")
     if facts["metadata"]:
         echo(f"Metadata   {json.dumps(facts['metadata'], sort_keys=True)}")
+    if not facts["damaged"]:
+        how = "every chunk decoded" if facts["verified"] == "decoded" else "no chunk missing"
+        echo(f"Damaged    none ({how})")
+        return
+    snaps = facts["damaged_snapshots"]
+    if snaps:
+        echo(f"Damaged    snapshots {', '.join(map(str, snaps))} (the others read as recorded)")
+    for d in facts["damaged"]:
+        where = f"snapshot {d['snapshot']}, " if d["snapshot"] is not None else ""
+        echo(f"  damage   {where}{d['array']}: {d['problem']}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -185,10 +311,19 @@ def main() -> None:
 @main.command()
 @click.argument("run", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Decode every stored chunk to find damaged ones (reads the whole run); without "
+    "it, missing chunks are found from a listing.",
+)
 @_storage_options_option
 @_friendly_errors
-def info(run: str | None, as_json: bool, storage_options: dict[str, Any] | None) -> None:
-    """Describe RUN, a directory or a URL (default: the bundled sample run)."""
+def info(
+    run: str | None, as_json: bool, verify: bool, storage_options: dict[str, Any] | None
+) -> None:
+    """Describe RUN, a directory or a URL (default: the bundled sample run), and name its
+    damaged snapshots, if any (exit code 1 when there are)."""
     from reprdynamics.storage import open_run
 
     _check_storage_options(run, storage_options)
@@ -196,11 +331,74 @@ def info(run: str | None, as_json: bool, storage_options: dict[str, Any] | None)
         from reprdynamics.sample import sample_run_path
 
         run = str(sample_run_path())
-    facts = _describe(open_run(run, storage_options=storage_options))
+    facts = _describe(open_run(run, storage_options=storage_options), decode=verify)
     if as_json:
         click.echo(json.dumps(facts, indent=2))
     else:
         _print_info(facts)
+    if facts["damaged"]:
+        sys.exit(1)
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
+
+
+@main.group()
+def cache() -> None:
+    """Show or empty the cache of derived results kept inside a run."""
+
+
+@cache.command("info")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_storage_options_option
+@_friendly_errors
+def cache_info(run: str, as_json: bool, storage_options: dict[str, Any] | None) -> None:
+    """List the cache's entries of RUN, least recently used first, with its bound."""
+    from reprdynamics.storage import open_run
+
+    _check_storage_options(run, storage_options)
+    opened = open_run(run, storage_options=storage_options)
+    entries = opened.cache_entries()
+    facts = {
+        "location": opened.location,
+        "limit": opened.cache_limit,
+        "nbytes": sum(e.nbytes for e in entries),
+        "recorded_nbytes": opened.recorded_nbytes,
+        "entries": [e.to_dict() for e in entries],
+    }
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    click.echo(
+        f"Cache of {opened.location}: {len(entries)} entries, {_size(facts['nbytes'])} "
+        f"of at most {_size(facts['limit'])} (the run records {_size(opened.recorded_nbytes)})"
+    )
+    for e in entries:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.used)) if e.used else "never"
+        state = "current" if e.current else ("stale" if e.complete else "unfinished")
+        click.echo(f"  {e.key:<34} {_size(e.nbytes):>10}  used {used}  {state}")
+
+
+@cache.command("clear")
+@click.argument("run")
+@click.option("--name", default=None, help="Only the entries of this result (e.g. neighbours).")
+@_storage_options_option
+@_friendly_errors
+def cache_clear(run: str, name: str | None, storage_options: dict[str, Any] | None) -> None:
+    """Delete the cache's entries of RUN (they are recomputed when next needed)."""
+    from reprdynamics.storage import open_run
+
+    _check_storage_options(run, storage_options)
+    opened = open_run(run, mode="r+", storage_options=storage_options)
+    count = sum(1 for e in opened.cache_entries() if name is None or e.name == name)
+    freed = opened.cache_clear(name)
+    click.echo(f"Removed {count} cache entries ({_size(freed)}) from {opened.location}.")
 
 
 @main.command()
@@ -222,19 +420,30 @@ def info(run: str | None, as_json: bool, storage_options: dict[str, Any] | None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--overwrite/--no-overwrite",
-    default=True,
+    default=False,
     show_default=True,
-    help="Replace an existing run at --out.",
+    help="Replace an existing run at --out (without it an existing run is left alone).",
 )
 @click.option("--no-serve", is_flag=True, help="Only record the run; do not start the dashboard.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help=_PORT_HELP
+)
 @_friendly_errors
 def demo(
     out: str, epochs: int, label_noise: float, seed: int, overwrite: bool, no_serve: bool, port: int
 ) -> None:
     """Train a small CNN on scikit-learn's digits images and record a run."""
     from reprdynamics.demo import run_demo
+    from reprdynamics.storage import is_run
 
+    # Checked before the minutes of training, which would otherwise be lost.
+    if is_run(out) and not overwrite:
+        raise click.ClickException(
+            f"A run already exists at {out!r}; it was left unchanged. Pass --overwrite to "
+            "replace it, or choose another --out."
+        )
+    if not no_serve:
+        _check_port("127.0.0.1", port)
     path = run_demo(
         out,
         epochs=epochs,
@@ -260,6 +469,7 @@ def _serve_or_explain(target: str, *, host: str, port: int, open_browser: bool) 
             f"  reprdynamics analyse {target}"
         )
         return
+    _check_port(host, port)
     serve_app(target, host=host, port=port, open_browser=open_browser)
 
 
@@ -553,6 +763,7 @@ def _analyse(
         report = _analyse_run(run, selected, k, layer, top, bar, executor)
         click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
         return
+    _raise_if_corrupt_run(run_or_root)
     if is_run(run_or_root):
         report = _analyse_run(open_run(run_or_root), selected, k, layer, top, bar, executor)
         click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
@@ -580,14 +791,18 @@ def _analyse(
 
 @main.command()
 @click.argument("run_or_root", required=False)
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to bind; anything but loopback exposes your runs to the network.",
+    "--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help=_PORT_HELP
 )
+@click.option("--host", default="127.0.0.1", show_default=True, help=_HOST_HELP)
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
+@click.option(
+    "--cache-limit",
+    default=None,
+    help="Bytes each run's cache of derived results may hold (512M, 2G, or a multiple of the "
+    "run's size such as 4x; 0 keeps nothing). Default: $REPRDYNAMICS_CACHE_LIMIT, else 4x, "
+    "at least 64 MiB.",
+)
 @_storage_options_option
 @_friendly_errors
 def serve(
@@ -595,6 +810,7 @@ def serve(
     port: int,
     host: str,
     open_browser: bool,
+    cache_limit: str | None,
     storage_options: dict[str, Any] | None,
 ) -> None:
     """Serve the dashboard for a run, a directory of runs, a legacy save directory or a
@@ -603,8 +819,20 @@ def serve(
     Without an argument it serves the bundled sample run.
     """
     from reprdynamics.server.app import serve as serve_app
+    from reprdynamics.storage.legacy import is_legacy_dir
 
     _check_storage_options(run_or_root, storage_options)
+    if cache_limit is not None:
+        from reprdynamics.storage.run import CACHE_LIMIT_ENV, parse_cache_limit
+
+        try:
+            parse_cache_limit(cache_limit, 1)
+        except ReprDynamicsError as exc:
+            raise click.BadParameter(str(exc), param_hint="--cache-limit") from None
+        os.environ[CACHE_LIMIT_ENV] = cache_limit
+    if run_or_root is not None and not is_legacy_dir(run_or_root):
+        _raise_if_corrupt_run(run_or_root)
+    _check_port(host, port)
     serve_app(
         run_or_root,
         host=host,
@@ -651,8 +879,10 @@ def legacy_main(argv: list[str] | None = None) -> None:
         help="A run, a root of runs, or a legacy "
         "save directory (snapshots.json), imported on the fly into a cache.",
     )
-    parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port", type=int, default=5000, help=f"{_PORT_HELP} (default: %(default)s)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help=f"{_HOST_HELP} (default: %(default)s)")
     args = parser.parse_args(argv)
     target = args.save_dir
     try:
@@ -662,12 +892,18 @@ def legacy_main(argv: list[str] | None = None) -> None:
             if is_legacy_dir(target):
                 run = open_legacy_cached(target)
                 print(f"{target} is a legacy save directory; imported it into {run.location}")
-                target = run.location
+                # Served as the legacy directory (the import is reused), so the run is
+                # named after it, not after its cache entry (name-hash).
+            else:
+                _raise_if_corrupt_run(target)
         else:
             from reprdynamics.sample import sample_run_path
 
             target = str(sample_run_path())
         _serve_or_explain(target, host=args.host, port=args.port, open_browser=False)
+    except _BadUsage as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
     except (ReprDynamicsError, FileNotFoundError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -327,8 +327,9 @@ def compute_neighbours(
     -----
     Fitted and queried with :class:`sklearn.neighbors.NearestNeighbors` and the same
     algorithm as the original's ``KNeighborsClassifier``, in one batched query per snapshot,
-    so ids and distances, tie order included, match. Unlike the original, lists stay lists
-    when ``max_neighbours == 1``.
+    so ids, tie order included, match; distances agree to rounding (BLAS may round a batched
+    query differently from the original's one-row queries, in the last bits). Unlike the
+    original, lists stay lists when ``max_neighbours == 1``.
     """
     from sklearn.neighbors import NearestNeighbors
 

@@ -293,3 +293,15 @@ def test_import_refuses_a_target_inside_the_legacy_directory(tmp_path):
     with pytest.raises(errors.InvalidParameterError, match="outside the legacy directory"):
         legacy.import_legacy(old, old / "data", overwrite=True)
     assert sorted(p.name for p in (old / "data").iterdir()) == before
+
+
+def test_two_legacy_dirs_of_the_same_name_get_their_own_cached_runs(tmp_path):
+    # The dashboard names a legacy run after its directory; the cache keeps them apart.
+    first = write_legacy(tmp_path / "a" / "save", [[[1.0, 2.0]], [[3.0, 4.0]]])
+    second = write_legacy(tmp_path / "b" / "save", [[[5.0, 6.0]]])
+    run_a, run_b = open_legacy_cached(first), open_legacy_cached(second)
+    assert run_a.location != run_b.location
+    assert Path(run_a.location).parent == Path(run_b.location).parent
+    assert (run_a.n_snapshots, run_b.n_snapshots) == (2, 1)
+    np.testing.assert_array_equal(run_a.read("logits", 1), [[3.0, 4.0]])
+    np.testing.assert_array_equal(run_b.read("logits", 0), [[5.0, 6.0]])

@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,7 +48,9 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.abc.store
 import zarr.errors
+import zarr.storage
 from zarr.codecs import ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync as _zarr_sync
@@ -74,9 +78,12 @@ from reprdynamics.storage.remote import (
 )
 
 __all__ = [
+    "CACHE_LIMIT_ENV",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "KINDS",
+    "CacheEntry",
+    "Damage",
     "Run",
     "SnapshotInfo",
     "create_run",
@@ -98,10 +105,100 @@ _LAYER_CODECS = (ZstdCodec(level=1),)
 _ENTRIES = "snapshots"  # the group holding one committed entry per snapshot
 _PARTS = "parts"  # rows of multi-process snapshots awaiting their merge
 _MIN_CAPACITY = 8  # snapshots the arrays of a new run are sized for, unless told more
+# Everything a run stores at its top level (overwrite deletes these and nothing else).
+_OWN_NAMES = frozenset(
+    {
+        "zarr.json",
+        "representations",
+        _ENTRIES,
+        _PARTS,
+        "predictions",
+        "labels",
+        "inputs",
+        "extras",
+        "cache",
+        "complete",
+    }
+)
+# Every chunk of a written row is stored, even one that equals the fill value (Zarr skips
+# those by default), so a chunk missing from a committed row is damage, never a default.
+_DENSE = {"write_empty_chunks": True}
 
+
+#: Environment variable bounding each run's cache: bytes ("512M", "2G") or a multiple of
+#: the run's recorded size ("4x"); "0" stores nothing.
+CACHE_LIMIT_ENV = "REPRDYNAMICS_CACHE_LIMIT"
+_CACHE_MULTIPLE = 4.0  # default bound: 4 x the run's recorded bytes ...
+_CACHE_FLOOR = 64 * 2**20  # ... but at least 64 MiB (one neighbour stack of a small run)
+# An entry used within this many seconds is not evicted (a reader in another process may
+# stream it); entries held by this process are never evicted.
+_CACHE_GRACE = 30.0
+# An entry begun and not committed is evicted only after this long (it may be being written
+# by tasks elsewhere); a killed computation's leftovers go then.
+_CACHE_STALE = 3600.0
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 _CACHE_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _CACHE_LOCKS_GUARD = threading.Lock()
+# Zarr arrays of cache entries handed out by Run.cache_arrays, per entry (weakly: an entry
+# is in use while one of them is alive).
+_CACHE_PINS: dict[tuple[str, str], list[weakref.ref[zarr.Array]]] = {}
+
+
+def _pinned(location: str, key: str) -> bool:
+    with _CACHE_LOCKS_GUARD:
+        refs = [r for r in _CACHE_PINS.get((location, key), []) if r() is not None]
+        if refs:
+            _CACHE_PINS[(location, key)] = refs
+        else:
+            _CACHE_PINS.pop((location, key), None)
+        return bool(refs)
+
+
+def _pin(location: str, key: str, arrays: Mapping[str, zarr.Array]) -> None:
+    with _CACHE_LOCKS_GUARD:
+        refs = [r for r in _CACHE_PINS.get((location, key), []) if r() is not None]
+        _CACHE_PINS[(location, key)] = refs + [weakref.ref(a) for a in arrays.values()]
+
+
+def parse_cache_limit(value: str, run_bytes: int) -> int:
+    """A cache bound in bytes from ``"512M"``, ``"2G"``, ``"1000000"`` or ``"4x"``."""
+    text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+    try:
+        if text.endswith("X"):
+            return int(float(text[:-1]) * run_bytes)
+        unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+        number = float(text[: len(text) - len(unit)])
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(number)
+        return int(number * _SIZE_UNITS[unit])
+    except ValueError:
+        raise InvalidParameterError(
+            f"The cache limit {value!r} (environment variable {CACHE_LIMIT_ENV}) is not a size: "
+            "give bytes (512M, 2G, 1000000) or a multiple of the run's size (4x)."
+        ) from None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One derived result stored in a run's cache (see :meth:`Run.cache_entries`)."""
+
+    key: str
+    name: str
+    nbytes: int  # bytes stored
+    used: float | None  # when it was last written or served (seconds since the epoch)
+    complete: bool  # False: a computation that was interrupted or is still running
+    current: bool  # computed from the run's present snapshots
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "nbytes": self.nbytes,
+            "used": self.used,
+            "complete": self.complete,
+            "current": self.current,
+        }
 
 
 def _cache_lock(location: str, key: str) -> threading.Lock:
@@ -127,6 +224,18 @@ class SnapshotInfo:
             "wall_time": self.wall_time,
             "metrics": dict(self.metrics),
         }
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One damaged part of a run found by :meth:`Run.verify`."""
+
+    snapshot: int | None  # None: an array that does not belong to one snapshot
+    array: str  # its path in the run, e.g. "representations/logits"
+    problem: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"snapshot": self.snapshot, "array": self.array, "problem": self.problem}
 
 
 def _is_url(location: str) -> bool:
@@ -205,10 +314,11 @@ def is_run(
         if not meta.is_file():
             return False
         try:
-            attrs = json.loads(meta.read_text()).get("attributes", {})
+            doc = json.loads(meta.read_text())
         except (OSError, ValueError):
             return False
-        return attrs.get("format") == FORMAT_NAME
+        attrs = doc.get("attributes") if isinstance(doc, dict) else None
+        return isinstance(attrs, dict) and attrs.get("format") == FORMAT_NAME
     try:
         with _store_errors(location, storage_options):
             group = zarr.open_group(
@@ -300,25 +410,40 @@ def create_run(
     location = _location(path_or_url)
     storage_options = parse_storage_options(storage_options, "create_run")
     store_options = _opts(location, storage_options)
+    half_made = False
     if _is_url(location):
         with _store_errors(location, storage_options):
             check_bucket(location, storage_options)
             if overwrite and _remote_occupied(location, store_options):
-                if not is_run(location, storage_options=storage_options):
+                half_made = _half_made(location, store_options)
+                if not half_made and not is_run(location, storage_options=storage_options):
                     raise RunExistsError(
                         f"{location!r} holds data that is no ReprDynamics run; refusing to "
                         "write a run there (nothing was deleted). Choose another location."
                     )
     else:
         target = Path(location)
+        if target.is_symlink():
+            raise RunExistsError(
+                f"{str(target)!r} is a symbolic link (to {os.readlink(target)!r}); a run is "
+                "not created or replaced through a link. Pass the directory it points to, "
+                f"{str(target.resolve())!r}, or remove the link."
+            )
         occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
-        if occupied and not is_run(target):
+        half_made = occupied and _half_made(location, None)
+        if occupied and not half_made and not is_run(target):
             # Never delete what is not ours, with or without overwrite.
             raise RunExistsError(
                 f"{str(target)!r} is not empty and holds no ReprDynamics run; refusing to "
                 "write a run there (nothing was deleted). Choose another directory."
             )
         if occupied and not overwrite:
+            if half_made:
+                raise RunExistsError(
+                    f"The creation of a run at {str(target)!r} was interrupted: it holds no "
+                    "recorded data. Create it afresh with overwrite=True (--overwrite on the "
+                    "command line)."
+                )
             raise RunExistsError(
                 f"A ReprDynamics run already exists at {str(target)!r}. Replace it with "
                 "overwrite=True (--overwrite on the command line), or choose another directory."
@@ -358,8 +483,12 @@ def create_run(
 
     try:
         with _store_errors(location, storage_options):
+            if overwrite:
+                # The run's own arrays and attributes go; files of the user's beside them
+                # (notes, configs) stay.
+                _zarr_sync(_delete_own(location, store_options))
             group = zarr.open_group(
-                location, mode="w" if overwrite else "w-", storage_options=store_options
+                location, mode="a" if overwrite else "w-", storage_options=store_options
             )
     except (FileExistsError, ContainsGroupError, ContainsArrayError) as exc:
         # Remote stores are not checked above; zarr's "w-" refuses to write over data.
@@ -394,10 +523,16 @@ def create_run(
         chunks=(1, _rows_per_chunk(n_samples, 4)),
         dtype="int32",
         fill_value=-1,
+        config=_DENSE,
     )
     if label_array is not None:
         arr = group.create_array(
-            "labels", shape=label_array.shape, chunks=label_array.shape, dtype="int32"
+            "labels",
+            shape=label_array.shape,
+            chunks=label_array.shape,
+            dtype="int32",
+            fill_value=-1,
+            config=_DENSE,
         )
         arr[:] = label_array
     if input_array is not None:
@@ -408,11 +543,71 @@ def create_run(
             shape=input_array.shape,
             chunks=(chunk_rows, *input_array.shape[1:]),
             dtype=input_array.dtype,
+            config=_DENSE,
         )
         arr[:] = input_array
-    # Attributes last: a group without them is not yet a run.
-    group.attrs.update(attrs)
+    # Attributes last, in one write of the group's metadata: a group without them is not
+    # yet a run (a kill before leaves a half-made run, which overwrite=True replaces).
+    meta = {"zarr_format": 3, "node_type": "group", "attributes": attrs}
+    blob = default_buffer_prototype().buffer.from_bytes(json.dumps(meta).encode())
+    with _store_errors(location, storage_options):
+        _zarr_sync(group.store.set(_join(group.path, "zarr.json"), blob))
+        group = zarr.open_group(group.store_path, mode="r+")
     return Run(group, location, writable=True, storage_options=storage_options)
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
+
+
+async def _delete_own(location: str, store_options: Mapping[str, Any] | None) -> None:
+    """Delete the run's own objects at ``location`` (nothing else stored beside them)."""
+    if _is_url(location):
+        store: zarr.abc.store.Store = zarr.storage.FsspecStore.from_url(
+            location, storage_options=dict(store_options or {})
+        )
+    else:
+        store = zarr.storage.LocalStore(location)
+    for name in sorted(_OWN_NAMES - {"zarr.json"}):
+        await store.delete_dir(name)
+    await store.delete("zarr.json")
+
+
+def _half_made(location: str, store_options: Mapping[str, Any] | None) -> bool:
+    """A run whose creation was interrupted: a group without the run's attributes that
+    holds nothing but the run's own arrays and groups."""
+    if _is_url(location):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(location, **(store_options or {}))
+        try:
+            names = {entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False)}
+            meta = fs.cat_file(f"{path.rstrip('/')}/zarr.json")
+        except (OSError, ValueError):
+            return False
+    else:
+        root = Path(location)
+        try:
+            names = {p.name for p in root.iterdir()}
+            meta = (root / "zarr.json").read_bytes()
+        except OSError:
+            return False
+    try:
+        doc = json.loads(meta)
+    except ValueError:
+        return False  # a damaged run, not a half-made one
+    if not isinstance(doc, dict) or doc.get("node_type") != "group":
+        return False
+    attrs = doc.get("attributes") or {}
+    if not names <= _OWN_NAMES:
+        return False
+    if attrs.get("format") != FORMAT_NAME:
+        return not attrs  # a group of someone else's has attributes of its own
+    # Earlier code wrote the attributes one by one: a kill left the format without the rest.
+    if "n_samples" in attrs or _is_url(location):
+        return False
+    entries = Path(location) / _ENTRIES
+    return not (entries.is_dir() and any(p.name.isdigit() for p in entries.iterdir()))
 
 
 async def _set_rows(
@@ -502,6 +697,14 @@ def open_run(
         try:
             run = Run(group, location, writable=mode == "r+", storage_options=storage_options)
             run._check()
+        except RunNotFoundError as exc:
+            if _half_made(location, store_options):
+                raise RunNotFoundError(
+                    f"The creation of a run at {location!r} was interrupted: it holds no "
+                    "recorded data. Create it afresh with overwrite=True (--overwrite on the "
+                    "command line)."
+                ) from exc
+            raise
         except ReprDynamicsError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError, zarr.errors.BaseZarrError) as exc:
@@ -538,6 +741,7 @@ class Run:
         # Opening a Zarr array reads its metadata from the store; keep the handles.
         self._handles: dict[str, zarr.Array] = {}
         self._layer_names: list[str] | None = None
+        self._verified: set[tuple[str, int | None]] = set()  # rows whose chunks are all there
         self._entries: list[dict[str, Any]] = self._load_entries()
 
     # ------------------------------------------------------------------ entries
@@ -601,9 +805,111 @@ class Run:
     def _array(self, path: str) -> zarr.Array:
         arr = self._handles.get(path)
         if arr is None:
-            arr = self._group[path]
+            try:
+                arr = self._group[path]
+            except KeyError:
+                raise
+            except (ValueError, TypeError, zarr.errors.BaseZarrError) as exc:
+                raise CorruptRunError(
+                    f"The array {path!r} of the run at {self.location!r} cannot be opened: its "
+                    f"metadata ({self._key(path, 'zarr.json')}) is damaged "
+                    f"({type(exc).__name__}: {exc})."
+                ) from exc
+            if not isinstance(arr, zarr.Array):
+                raise CorruptRunError(
+                    f"The run at {self.location!r} holds a group where the array {path!r} "
+                    "should be."
+                )
+            if self.writable:
+                arr = arr.with_config(_DENSE)
             self._handles[path] = arr
         return arr
+
+    def _has(self, path: str) -> bool:
+        """Whether the run holds the array ``path`` (a damaged one counts: it is named later)."""
+        try:
+            self._array(path)
+        except KeyError:
+            return False
+        except CorruptRunError:
+            return True
+        return True
+
+    @contextmanager
+    def _decoding(self, path: str, t: int | None) -> Iterator[None]:
+        """Chunks that cannot be decoded as :class:`CorruptRunError` naming array and row."""
+        try:
+            yield
+        except ReprDynamicsError:
+            raise
+        except Exception as exc:
+            if _is_url(self.location):
+                error = storage_error(exc, self.location, self._storage_options)
+                if error is not None:
+                    raise error from exc
+            elif isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                raise
+            what = f"Snapshot {t} of the array" if t is not None else "The array"
+            raise CorruptRunError(
+                f"{what} {path!r} of the run at {self.location!r} cannot be read: a chunk is "
+                f"damaged ({type(exc).__name__}: {exc}). `reprdynamics info --verify RUN` "
+                "lists every damaged snapshot."
+            ) from exc
+
+    def _chunk_keys(self, arr: zarr.Array, t: int | None) -> list[str]:
+        """The store keys (relative to the array) of every chunk of row ``t``, or of all."""
+        grid = [math.ceil(s / c) for s, c in zip(arr.shape, arr.chunks, strict=True)]
+        ranges: list[Sequence[int]] = [range(g) for g in grid]
+        if t is not None:
+            ranges[0] = [t // arr.chunks[0]]
+        return [arr.metadata.encode_chunk_key(c) for c in itertools.product(*ranges)]
+
+    def _present(self, path: str, prefix: str) -> set[str]:
+        """Keys (relative to the array ``path``) stored under ``prefix``: one listing."""
+        base = self._key(path) + "/"
+
+        async def listing() -> set[str]:
+            return {k[len(base) :] async for k in self._group.store.list_prefix(base + prefix)}
+
+        with _store_errors(self.location, self._storage_options):
+            return _zarr_sync(listing())
+
+    def _missing_chunks(self, path: str, t: int | None = None) -> list[str]:
+        """Chunk keys of row ``t`` (or of the whole array) that the store lacks."""
+        arr = self._array(path)
+        keys = self._chunk_keys(arr, t)
+        if not keys:
+            return []
+        common: list[str] = []  # the folders every key lies in, e.g. c/<t>/
+        for segments in zip(*(k.split("/")[:-1] for k in keys), strict=False):
+            if len(set(segments)) > 1:
+                break
+            common.append(segments[0])
+        present = self._present(path, "".join(f"{c}/" for c in common))
+        return [k for k in keys if k not in present]
+
+    def _require_chunks(self, path: str, t: int | None) -> None:
+        """Refuse to serve fill values for chunks a committed row (or array) must hold."""
+        if (path, t) in self._verified:
+            return
+        missing = self._missing_chunks(path, t)
+        if missing:
+            what = f"Snapshot {t} of the array" if t is not None else "The array"
+            raise CorruptRunError(
+                f"{what} {path!r} of the run at {self.location!r} is damaged: "
+                f"{len(missing)} chunk(s) are missing (e.g. {self._key(path, missing[0])}); "
+                "they would read as fill values. `reprdynamics info RUN` lists every damaged "
+                "snapshot."
+            )
+        self._verified.add((path, t))
+
+    def _row_must_be_whole(self, path: str, t: int) -> bool:
+        """Whether every chunk of row ``t`` of ``path`` was written (a complete snapshot)."""
+        if not self._entries[t].get("complete"):
+            return False  # chunks of samples not recorded may be absent in older runs
+        if path == "predictions":
+            return self.kind in ("logits", "probabilities")  # else all -1: absent in older runs
+        return True
 
     # ------------------------------------------------------------------ metadata
     def _check(self) -> None:
@@ -699,6 +1005,7 @@ class Run:
                 self._group = zarr.open_group(self._group.store_path, mode=mode)
             self._attrs = dict(self._group.attrs.asdict())
             self._handles.clear()
+            self._verified.clear()
             self._layer_names = None
             self._entries = self._load_entries()
             self._check()
@@ -822,13 +1129,19 @@ class Run:
 
     @property
     def has_labels(self) -> bool:
-        return "labels" in self._group
+        return self._has("labels")
 
     @property
     def labels(self) -> np.ndarray | None:
-        if "labels" not in self._group:
+        """``(N,)`` int64 class ids, ``-1`` for unknown; None when the run has none."""
+        if not self._has("labels"):
             return None
-        return np.asarray(self._group["labels"][:], dtype=np.int64)
+        arr = self._array("labels")
+        with self._decoding("labels", None):
+            values = np.asarray(arr[:], dtype=np.int64)
+        # A lost chunk would read as the fill value (label 0 in runs of older releases).
+        self._require_chunks("labels", None)
+        return values
 
     @property
     def n_classes(self) -> int | None:
@@ -844,21 +1157,22 @@ class Run:
 
     @property
     def has_inputs(self) -> bool:
-        return "inputs" in self._group
+        return self._has("inputs")
 
     def inputs(self, ids: Any = None) -> np.ndarray | None:
         """The stored inputs, all or for some sample ids."""
-        if "inputs" not in self._group:
+        if not self._has("inputs"):
             return None
-        arr = self._group["inputs"]
-        if ids is None:
-            return np.asarray(arr[:])
-        idx = self.check_ids(ids)
-        return np.asarray(arr.get_orthogonal_selection((idx,)))
+        arr = self._array("inputs")
+        idx = None if ids is None else self.check_ids(ids)
+        with self._decoding("inputs", None):
+            values = arr[:] if idx is None else arr.get_orthogonal_selection((idx,))
+        self._require_chunks("inputs", None)
+        return np.asarray(values)
 
     @property
     def inputs_shape(self) -> tuple[int, ...] | None:
-        return tuple(self._group["inputs"].shape) if "inputs" in self._group else None
+        return tuple(self._array("inputs").shape) if self._has("inputs") else None
 
     @property
     def extras(self) -> list[str]:
@@ -868,7 +1182,10 @@ class Run:
         if name not in self.extras:
             available = ", ".join(self.extras) or "none"
             raise KeyError(f"The run has no extra array {name!r}. Available: {available}.")
-        return np.asarray(self._group["extras"][name][:])
+        path = f"extras/{name}"
+        arr = self._array(path)
+        with self._decoding(path, None):
+            return np.asarray(arr[:])
 
     # ------------------------------------------------------------------ reading
     def check_ids(self, ids: Any, *, owner: str = "run") -> np.ndarray:
@@ -908,20 +1225,30 @@ class Run:
         Rows of samples that were never recorded in that snapshot are NaN.
         """
         t = self._check_snapshot(snapshot)
-        arr = self._layer_array(layer or self.output_layer)
-        if ids is None:
-            return np.asarray(arr[t])
-        idx = self.check_ids(ids)
-        return np.asarray(arr.get_orthogonal_selection((t, idx, slice(None))))
+        name = layer or self.output_layer
+        arr = self._layer_array(name)
+        idx = None if ids is None else self.check_ids(ids)
+        return self._read_row(f"representations/{name}", arr, t, idx)
 
     def predictions(self, snapshot: int = -1, ids: Any = None) -> np.ndarray:
         """``ŷ_t``: argmax of the output layer per sample (-1 where not recorded)."""
         t = self._check_snapshot(snapshot)
-        arr = self._array("predictions")
-        if ids is None:
-            return np.asarray(arr[t], dtype=np.int64)
-        idx = self.check_ids(ids)
-        return np.asarray(arr.get_orthogonal_selection((t, idx)), dtype=np.int64)
+        idx = None if ids is None else self.check_ids(ids)
+        values = self._read_row("predictions", self._array("predictions"), t, idx)
+        return np.asarray(values, dtype=np.int64)
+
+    def _read_row(self, path: str, arr: zarr.Array, t: int, idx: np.ndarray | None) -> np.ndarray:
+        """Row ``t`` of an array (some samples of it), checked: never fill values for lost
+        chunks of a complete snapshot, never a codec's error."""
+        with self._decoding(path, t):
+            if idx is None:
+                values = np.asarray(arr[t])
+            else:
+                rest = (slice(None),) * (arr.ndim - 2)
+                values = np.asarray(arr.get_orthogonal_selection((t, idx, *rest)))
+        if self._row_must_be_whole(path, t):
+            self._require_chunks(path, t)
+        return values
 
     def iter_snapshots(
         self,
@@ -936,6 +1263,49 @@ class Run:
             if complete_only and not complete[t]:
                 continue
             yield t, self.read(layer, t, ids)
+
+    def verify(self, *, decode: bool = False) -> list[Damage]:
+        """What is damaged in the run's arrays; an empty list when nothing is.
+
+        Without ``decode``, one listing per array: the chunks each committed complete
+        snapshot must hold (every one of its rows was written) and those of the labels and
+        inputs, missing from the store. With ``decode``, every stored chunk is also read and
+        decoded, which takes as long as reading the whole run. Snapshots not named here
+        read as recorded; a read of a damaged one raises :class:`CorruptRunError`.
+        """
+        found: list[Damage] = []
+        rows = [f"representations/{layer}" for layer in self.layers] + ["predictions"]
+        for path in rows:
+            try:
+                arr = self._array(path)
+            except CorruptRunError as exc:
+                found.append(Damage(None, path, str(exc)))
+                continue
+            present = self._present(path, "")
+            for t in range(self.n_snapshots):
+                keys = self._chunk_keys(arr, t)
+                missing = [k for k in keys if k not in present]
+                if missing and self._row_must_be_whole(path, t):
+                    found.append(Damage(t, path, f"{len(missing)} of {len(keys)} chunks missing"))
+                elif decode:
+                    try:
+                        with self._decoding(path, t):
+                            np.asarray(arr[t])
+                    except CorruptRunError as exc:
+                        found.append(Damage(t, path, str(exc.__cause__ or exc)))
+        whole = [p for p in ("labels", "inputs") if self._has(p)]
+        for path in whole + [f"extras/{name}" for name in self.extras]:
+            try:
+                arr = self._array(path)
+                missing = self._missing_chunks(path) if path in whole else []
+                if missing:
+                    found.append(Damage(None, path, f"{len(missing)} chunks missing"))
+                elif decode:
+                    with self._decoding(path, None):
+                        np.asarray(arr[...])
+            except CorruptRunError as exc:
+                found.append(Damage(None, path, str(exc.__cause__ or exc)))
+        return found
 
     # ------------------------------------------------------------------ writing
     def _require_writable(self) -> None:
@@ -1030,6 +1400,7 @@ class Run:
                     fill_value=np.nan,
                     compressors=_LAYER_CODECS,
                     attributes={"kind": kinds.get(name, self._default_kind(name))},
+                    config=_DENSE,
                 )
                 self._handles[f"representations/{name}"] = arr
                 self._layer_names = None
@@ -1210,7 +1581,7 @@ class Run:
             if not overwrite:
                 raise RunExistsError(f"The run already has an extra array {name!r}.")
             del extras[name]
-        arr = extras.create_array(name, shape=values.shape, dtype=values.dtype)
+        arr = extras.create_array(name, shape=values.shape, dtype=values.dtype, config=_DENSE)
         arr[...] = values
 
     def set_recording(self, state: Mapping[str, Any]) -> None:
@@ -1255,6 +1626,15 @@ class Run:
             return None
         if attrs.get("params") != json.loads(json.dumps(params, sort_keys=True, default=str)):
             return None
+        used = attrs.get("used")
+        now = time.time()
+        if self.writable and not (isinstance(used, int | float) and now - used < _CACHE_GRACE / 2):
+            # Least recently used goes first when the cache is full: note the use, at most
+            # one write per entry every few seconds.
+            try:
+                group.attrs["used"] = now
+            except (OSError, zarr.errors.BaseZarrError):
+                pass
         return group
 
     def cache_get(self, name: str, params: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
@@ -1276,9 +1656,15 @@ class Run:
         """
         if not self.writable:
             return False
+        size = sum(np.asarray(v).nbytes for v in arrays.values())
+        if size > self.cache_limit:
+            return False  # larger than the whole cache may be: computed, not kept
         key = self.cache_key(name, params)
         with _cache_lock(self.location, key):
-            return self._cache_put_locked(key, params, arrays)
+            stored = self._cache_put_locked(key, params, arrays)
+        if stored:
+            self._enforce_cache_limit(keep=key)
+        return stored
 
     def _cache_put_locked(
         self, key: str, params: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
@@ -1304,6 +1690,8 @@ class Run:
                 "params": json.loads(json.dumps(params, sort_keys=True, default=str)),
                 "state": self.state_token(),
                 "created": self.created,
+                "nbytes": self._stored_bytes(group.path),
+                "used": time.time(),
                 "complete_write": True,
             }
         )
@@ -1316,7 +1704,10 @@ class Run:
         group = self._cache_entry(name, params)
         if group is None:
             return None
-        return {k: group[k] for k in group.array_keys()}
+        arrays = {k: group[k] for k in group.array_keys()}
+        # While any of these arrays is alive in this process, the entry is not evicted.
+        _pin(self.location, group.basename, arrays)
+        return arrays
 
     def cache_begin(
         self,
@@ -1335,13 +1726,18 @@ class Run:
         """
         if not self.writable:
             return None
+        size = sum(
+            math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype, _ in layout.values()
+        )
+        if size > self.cache_limit:
+            return None  # larger than the whole cache may be: computed, not kept
         key = self.cache_key(name, params)
         with _cache_lock(self.location, key):
             try:
                 cache = self._group.require_group("cache")
                 if key in cache:
                     del cache[key]
-                group = cache.create_group(key)
+                group = cache.create_group(key, attributes={"used": time.time()})
                 for array, (shape, dtype, chunks) in layout.items():
                     group.create_array(array, shape=shape, dtype=dtype, chunks=chunks)
                 for array, value in (values or {}).items():
@@ -1406,7 +1802,8 @@ class Run:
                 kept = 0
             if kept:
                 try:
-                    group.attrs["complete_write"] = False  # the commit point goes first
+                    # The commit point goes first; "used" keeps it from eviction meanwhile.
+                    group.attrs.update({"complete_write": False, "used": time.time()})
                     for array, (shape, _dtype, _chunks) in layout.items():
                         if tuple(group[array].shape) != tuple(shape):
                             group[array].resize(shape)
@@ -1439,7 +1836,114 @@ class Run:
             self._mark_complete(self._group["cache"][key], params)
         except (OSError, zarr.errors.BaseZarrError, KeyError):
             return False
+        self._enforce_cache_limit(keep=key)
         return True
+
+    # ------------------------------------------------------------------ cache bound
+    @property
+    def recorded_nbytes(self) -> int:
+        """Bytes the run's recorded data holds uncompressed (its cache not counted)."""
+        t, n = self.n_snapshots, self.n_samples
+        total = t * n * 4  # predictions
+        for layer in self.layers:
+            total += t * n * self.layer_dim(layer) * self.layer_dtype(layer).itemsize
+        for path in ("labels", "inputs"):
+            if self._has(path):
+                arr = self._array(path)
+                total += math.prod(arr.shape) * arr.dtype.itemsize
+        return int(total)
+
+    @property
+    def cache_limit(self) -> int:
+        """Bytes the run's cache may hold: ``$REPRDYNAMICS_CACHE_LIMIT``, else 4 x the run's
+        recorded size and at least 64 MiB. Least recently used entries are evicted beyond it.
+        """
+        value = os.environ.get(CACHE_LIMIT_ENV, "").strip()
+        if value:
+            return parse_cache_limit(value, self.recorded_nbytes)
+        return max(int(_CACHE_MULTIPLE * self.recorded_nbytes), _CACHE_FLOOR)
+
+    def _stored_bytes(self, path: str) -> int:
+        """Bytes stored under a path of the store (every chunk and metadata file)."""
+        with _store_errors(self.location, self._storage_options):
+            return int(_zarr_sync(self._group.store.getsize_prefix(path)))
+
+    def cache_entries(self) -> list[CacheEntry]:
+        """Every entry of the run's cache, least recently used first."""
+        if "cache" not in self._group:
+            return []
+        state = self.state_token()
+        entries = []
+        for key, group in self._group["cache"].groups():
+            try:
+                attrs = group.attrs.asdict()
+            except (ValueError, zarr.errors.BaseZarrError):
+                attrs = {}  # a damaged entry: listed, and evicted first
+            nbytes = attrs.get("nbytes")
+            complete = attrs.get("complete_write") is True
+            if not (complete and isinstance(nbytes, int)):
+                nbytes = self._stored_bytes(group.path)
+            used = attrs.get("used")
+            entries.append(
+                CacheEntry(
+                    key=key,
+                    name=key.rsplit("-", 1)[0],
+                    nbytes=int(nbytes),
+                    used=float(used) if isinstance(used, int | float) else None,
+                    complete=complete,
+                    current=complete and attrs.get("state") == state,
+                )
+            )
+        return sorted(entries, key=lambda e: (e.used or 0.0, e.key))
+
+    def cache_clear(self, name: str | None = None) -> int:
+        """Delete the cache's entries (those of one result ``name`` only, if given).
+
+        Returns the bytes freed. Entries are recomputed when next asked for.
+        """
+        self._require_writable()
+        freed = 0
+        for entry in self.cache_entries():
+            if name is None or entry.name == name:
+                freed += self._evict(entry)
+        self._handles.clear()
+        return freed
+
+    def _evict(self, entry: CacheEntry) -> int:
+        with _cache_lock(self.location, entry.key):
+            try:
+                del self._group["cache"][entry.key]
+            except (KeyError, FileNotFoundError):
+                return 0
+        return entry.nbytes
+
+    def _enforce_cache_limit(self, *, keep: str) -> None:
+        """Evict least recently used entries until the cache fits its bound.
+
+        Never evicted: ``keep`` (just written), entries whose arrays this process holds, and
+        entries used in the last few seconds (another process may be reading them). The
+        bound can therefore be exceeded while they are in use; the next write tries again.
+        """
+        try:
+            entries = self.cache_entries()
+            limit = self.cache_limit
+        except (OSError, zarr.errors.BaseZarrError, ReprDynamicsError):
+            return
+        total = sum(e.nbytes for e in entries)
+        now = time.time()
+        for entry in entries:  # least recently used first
+            if total <= limit:
+                break
+            if entry.key == keep or _pinned(self.location, entry.key):
+                continue
+            if entry.used is not None and now - entry.used < (
+                _CACHE_GRACE if entry.complete else _CACHE_STALE
+            ):
+                continue
+            try:
+                total -= self._evict(entry)
+            except (OSError, zarr.errors.BaseZarrError):
+                continue
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{n}[{self.layer_dim(n)}]" for n in self.layers)
