@@ -110,7 +110,8 @@ def create_app(
         names, against DNS rebinding. POSTs must be JSON (or a selection's bitmask) from
         this server's own origin, whatever the host (see :mod:`reprdynamics.server.guard`).
     jobs
-        The job registry (a fresh one by default).
+        The job registry (a fresh one by default): its workers, memo, how long an unpolled
+        job lives (``abandon_after``) and how many may wait (``max_queued``).
     storage_options
         fsspec options for a run URL (``s3://bucket/run``), e.g. credentials and
         ``client_kwargs={"endpoint_url": ...}``; without them s3fs reads the environment.

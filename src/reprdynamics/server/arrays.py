@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,9 @@ from reprdynamics.storage.remote import storage_error
 
 __all__ = [
     "COMPACT_DTYPES",
+    "MAX_SELECTION_CHARS",
+    "ORDERED_IDS_PATTERN",
+    "SELECTION_PATTERN",
     "ApiError",
     "Params",
     "api_error",
@@ -42,19 +45,19 @@ __all__ = [
     "compact",
     "decode_compact",
     "json_safe",
+    "parse_ordered_ids",
     "parse_selection",
 ]
 
 #: Dtypes a compact array may have (what the browser's typed arrays read directly).
 COMPACT_DTYPES = ("float32", "int32", "uint8")
-#: Longest selection string accepted (ids and ranges), in characters.
-_MAX_SELECTION_CHARS = 1_000_000
 
 
 class ApiError(Exception):
     """An error the HTTP API answers with ``{"error": message, "status": status}``.
 
-    ``parameter`` names the offending request parameter when there is one.
+    ``parameter`` names the offending request parameter when there is one; ``headers`` are
+    sent with the answer (``Retry-After`` of a full job queue).
     """
 
     def __init__(self, status: int, message: str, *, parameter: str | None = None) -> None:
@@ -62,6 +65,10 @@ class ApiError(Exception):
         self.status = int(status)
         self.message = message
         self.parameter = parameter
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.message, "status": self.status}
@@ -158,69 +165,127 @@ def json_safe(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- selections
-def parse_selection(value: Any, n_samples: int, name: str = "samples") -> np.ndarray | None:
-    """Parse a selection of sample ids; ``None`` (absent, ``""``-less) means all samples.
+#: Longest id-range string accepted (``samples``, ``ids``), in characters.
+MAX_SELECTION_CHARS = 1_000_000
+_BLANKS = " \t\r\n"  # what may surround ids and ranges (no other whitespace)
+_B = "[ \\t\\r\\n]*"
+_RANGE = f"{_B}[0-9]+{_B}(?:-{_B}[0-9]+{_B})?"
+_RANGES = f"{_RANGE}(?:,{_RANGE})*"
+_ALL = f"{_B}[Aa][Ll][Ll]{_B}"
+#: The grammar of ``samples`` (ids and inclusive ranges, ``all``, or a registered token) as
+#: a regular expression; the OpenAPI states it, and ECMA 262 and Python read it alike.
+SELECTION_PATTERN = f"^(?:{_RANGES}|{_ALL}|sel:[0-9a-f]{{32}})$"
+#: The grammar of thumbs.png's ``ids``: ids and ranges in order, ``all`` or empty (all).
+ORDERED_IDS_PATTERN = f"^(?:{_RANGES}|{_ALL}|)$"
 
-    Accepts ``"0-99,150,200-209"`` (ids and inclusive ranges, whitespace ignored), ``"all"``
-    or, from a JSON body, a list of ints (or such strings). The selection is a set: the
-    result is sorted and without duplicates. Ids must lie in ``[0, n_samples)``.
-    """
-    if value is None:
-        return None
-    expected = (
-        f"ids and ranges in [0, {n_samples - 1}] separated by commas (e.g. '0-99,150') "
-        "or a list of ints"
-    )
+
+def _too_many(name: str, limit: int, what: str) -> ApiError:
+    return bad_parameter(name, f"at most {limit} ids ({what})", f"more than {limit} ids")
+
+
+def _id_ranges(text: str, n_samples: int, name: str, expected: str) -> Iterator[tuple[int, int]]:
+    """The ``(low, high)`` of each id (``low == high``) and inclusive range of ``text``,
+    validated one by one, so that a caller counting them can stop at the first too many."""
+    start = 0
+    while True:
+        end = text.find(",", start)
+        token = text[start:] if end < 0 else text[start:end]
+        lo_text, sep, hi_text = token.partition("-")
+        try:
+            lo = _parse_id(lo_text)
+            hi = _parse_id(hi_text) if sep else lo
+        except ValueError:
+            raise bad_parameter(name, expected, token.strip(_BLANKS)) from None
+        if hi < lo:
+            raise bad_parameter(name, f"{expected}; ranges go low-high, low <= high", token)
+        if hi >= n_samples:
+            raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", hi)
+        yield lo, hi
+        if end < 0:
+            return
+        start = end + 1
+
+
+def _counted_ids(
+    value: Any, n_samples: int, name: str, expected: str, limit: int, what: str
+) -> np.ndarray:
+    """The ids ``value`` names in order, repeats kept: a non-empty list of ints, or a string
+    of ids and ranges. Refused (400) as soon as they number more than ``limit``, before
+    any is built: a few kilobytes of overlapping ranges can name billions."""
     if isinstance(value, list | tuple):
         if not value:
             raise bad_parameter(name, f"a non-empty selection of {expected}", value)
+        if len(value) > limit:
+            raise _too_many(name, limit, what)
         ids: list[int] = []
         for item in value:
+            if isinstance(item, float) and item.is_integer():  # JSON 5.0 is the integer 5
+                item = int(item)
             if isinstance(item, bool) or not isinstance(item, int):
                 raise bad_parameter(name, expected, item)
             if not 0 <= item < n_samples:  # checked here: beyond int64 NumPy would overflow
                 raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", item)
             ids.append(item)
-        out = np.asarray(ids, dtype=np.int64)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.lower() == "all":
-            return None
-        if not text:
-            raise bad_parameter(name, f"a non-empty selection of {expected}", value)
-        if len(text) > _MAX_SELECTION_CHARS:
-            raise bad_parameter(
-                name, f"at most {_MAX_SELECTION_CHARS} characters", f"{len(text)} characters"
-            )
-        parts: list[np.ndarray] = []
-        total = 0
-        for token in text.split(","):
-            token = token.strip()
-            lo_text, sep, hi_text = token.partition("-")
-            try:
-                lo = _parse_id(lo_text)
-                hi = _parse_id(hi_text) if sep else lo
-            except ValueError:
-                raise bad_parameter(name, expected, token) from None
-            if hi < lo:
-                raise bad_parameter(name, f"{expected}; ranges go low-high, low <= high", token)
-            if hi >= n_samples:
-                raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", hi)
-            total += hi - lo + 1
-            if total > 4 * n_samples:  # a flood of overlapping ranges
-                raise bad_parameter(name, "a selection without massive overlaps", token)
-            parts.append(np.arange(lo, hi + 1, dtype=np.int64))
-        out = np.concatenate(parts)
-    else:
+        return np.asarray(ids, dtype=np.int64)
+    if not isinstance(value, str):
         raise bad_parameter(name, expected, value)
-    if out.size and (out.min() < 0 or out.max() >= n_samples):
-        bad = out[(out < 0) | (out >= n_samples)]
-        raise bad_parameter(name, f"ids in [0, {n_samples - 1}]", int(bad[0]))
-    return np.unique(out)
+    text = value.strip(_BLANKS)
+    if not text:
+        raise bad_parameter(name, f"a non-empty selection of {expected}", value)
+    if len(text) > MAX_SELECTION_CHARS:
+        raise bad_parameter(
+            name, f"at most {MAX_SELECTION_CHARS} characters", f"{len(text)} characters"
+        )
+    lows: list[int] = []
+    highs: list[int] = []
+    total = 0
+    for lo, hi in _id_ranges(text, n_samples, name, expected):
+        total += hi - lo + 1
+        if total > limit:
+            raise _too_many(name, limit, what)
+        lows.append(lo)
+        highs.append(hi)
+    low = np.asarray(lows, dtype=np.int64)
+    lengths = np.asarray(highs, dtype=np.int64) - low + 1
+    starts = np.cumsum(lengths) - lengths  # where each range begins in the output
+    return np.arange(total, dtype=np.int64) - np.repeat(starts - low, lengths)
+
+
+def parse_selection(value: Any, n_samples: int, name: str = "samples") -> np.ndarray | None:
+    """Parse a selection of sample ids; ``None`` (absent) or ``"all"`` means all samples.
+
+    Accepts ``"0-99,150,200-209"`` (ids and inclusive ranges, blanks around them
+    ignored; :data:`SELECTION_PATTERN`) or, from a JSON body, a list of ints (or such a
+    string). The selection is a set: the result is sorted and without duplicates. Ids must
+    lie in ``[0, n_samples)``, and a selection names at most ``n_samples`` ids in all
+    (ids repeated by overlapping ranges count each time); it is refused while parsing, as
+    soon as it names more.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip(_BLANKS).lower() == "all":
+        return None
+    expected = (
+        f"ids and ranges in [0, {n_samples - 1}] separated by commas (e.g. '0-99,150') "
+        "or a list of ints"
+    )
+    what = "the run's samples; ids repeated by overlapping ranges count each time"
+    return np.unique(_counted_ids(value, n_samples, name, expected, n_samples, what))
+
+
+def parse_ordered_ids(value: Any, n_samples: int, name: str, *, limit: int) -> np.ndarray:
+    """Ids in the order given, duplicates kept (a sprite's cells follow them): a non-empty
+    list of ints or a string of ids and ranges (not ``all``), at most ``limit`` of them,
+    counted while parsing."""
+    expected = (
+        f"'all', or ids and ranges in [0, {n_samples - 1}] separated by commas "
+        "(e.g. '5,0-3') or a non-empty list of ints"
+    )
+    return _counted_ids(value, n_samples, name, expected, limit, "repeats included")
 
 
 def _parse_id(text: str) -> int:
-    text = text.strip()
+    text = text.strip(_BLANKS)
     if not text.isdigit() or not text.isascii():
         raise ValueError(text)
     return int(text)
@@ -230,8 +295,11 @@ def _parse_id(text: str) -> int:
 class Params:
     """Request parameters (query string, then a JSON body for POST) parsed by name.
 
-    Every getter returns the default when the parameter is absent and raises
-    :class:`ApiError` (400) naming the parameter when it is malformed.
+    Every getter returns the default when the parameter is absent (or ``null`` in a body)
+    and raises :class:`ApiError` (400) naming the parameter when it is malformed. A
+    parameter given empty (``k=``) is malformed, not absent. Query values are text; body
+    values must have their JSON type (``{"k": 5}``, not ``{"k": "5"}``), as the OpenAPI
+    states.
     """
 
     def __init__(
@@ -242,6 +310,7 @@ class Params:
         selections: Any = None,
     ) -> None:
         self._values: dict[str, Any] = {k: v for k, v in query.items()}
+        self._from_body: frozenset[str] = frozenset(body or ())
         if body:
             self._values.update(body)
         # Resolves "sel:<token>" selections (a SelectionRegistry); None: tokens are refused.
@@ -254,6 +323,16 @@ class Params:
         value = self._values.get(name)
         return value is not None and value != ""
 
+    def _text_value(self, name: str, value: Any) -> bool:
+        """Whether ``value`` is query text to parse (a string in a body is not a number)."""
+        return isinstance(value, str) and name not in self._from_body
+
+    def _typed(self, name: str, expected: str) -> str:
+        """``expected``, saying so when a body gave a string for a number or boolean."""
+        if name in self._from_body and isinstance(self._values.get(name), str):
+            return f"{expected} (in a JSON body, a JSON value, not a string)"
+        return expected
+
     def integer(
         self,
         name: str,
@@ -264,22 +343,22 @@ class Params:
         required: bool = False,
     ) -> int | None:
         value = self._values.get(name)
-        if value is None or value == "":
+        if value is None:
             if required:
                 raise ApiError(400, f"The {name!r} parameter is required.", parameter=name)
             return default
-        expected = _int_range(low, high)
-        if isinstance(value, bool):
-            raise bad_parameter(name, expected, value)
-        if isinstance(value, str):
+        expected = self._typed(name, _int_range(low, high))
+        if isinstance(value, float) and value.is_integer():  # JSON 5.0 is the integer 5
+            value = int(value)
+        if self._text_value(name, value):
             text = value.strip()
             try:
                 if not text.lstrip("+-").isdigit() or not text.isascii():
                     raise ValueError(text)
-                value = int(text)
+                value = int(text)  # ValueError too beyond 4300 digits
             except ValueError:
                 raise bad_parameter(name, expected, value) from None
-        if not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int):
             raise bad_parameter(name, expected, value)
         if (low is not None and value < low) or (high is not None and value > high):
             raise bad_parameter(name, expected, value)
@@ -295,18 +374,21 @@ class Params:
         low_open: bool = False,
     ) -> float | None:
         value = self._values.get(name)
-        if value is None or value == "":
+        if value is None:
             return default
         lo = "(" if low_open else "["
-        expected = (
+        expected = self._typed(
+            name,
             f"a number in {lo}{low if low is not None else '-inf'}, "
-            f"{high if high is not None else 'inf'}]"
+            f"{high if high is not None else 'inf'}]",
         )
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not (
+            self._text_value(name, value) or isinstance(value, int | float)
+        ):
             raise bad_parameter(name, expected, value)
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise bad_parameter(name, expected, value) from None
         if not math.isfinite(number):
             raise bad_parameter(name, expected, value)
@@ -318,23 +400,20 @@ class Params:
 
     def flag(self, name: str, default: bool = False) -> bool:
         value = self._values.get(name)
-        if value is None or value == "":
+        if value is None:
             return default
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise bad_parameter(name, "true or false", value)
+        if self._text_value(name, value) and value in ("true", "false"):
+            return value == "true"
+        raise bad_parameter(name, self._typed(name, "true or false"), value)
 
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self._values.get(name)
-        if value is None or value == "":
+        if value is None:
             return default
-        if not isinstance(value, str):
-            raise bad_parameter(name, "a string", value)
+        if not isinstance(value, str) or not value:
+            raise bad_parameter(name, "a non-empty string", value)
         return value
 
     def choice(self, name: str, choices: tuple[str, ...] | list[str], default: str) -> str:

@@ -10,7 +10,8 @@ preflight (a form, or ``text/plain``). This ASGI middleware refuses both:
 * **POST**: the body must be JSON (``application/json``) or a selection's bitmask
   (``application/octet-stream``), types a browser sends cross-site only after a preflight
   this server never grants; and an ``Origin`` header, when present, must be this server's
-  own (403 otherwise).
+  own (403 otherwise). A POST to a path that takes none is left to the router, which
+  answers 405 (404 for no endpoint) without running anything.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reprdynamics.server.arrays import ApiError
-from reprdynamics.server.routes import error_response
+from reprdynamics.server.routes import ENDPOINTS, error_response
 
 __all__ = ["RequestGuard", "host_name", "is_loopback", "loopback_names"]
 
@@ -71,6 +73,12 @@ class RequestGuard:
         self.app = app
         self.allowed = None if allowed_hosts is None else {host_name(h) for h in allowed_hosts}
         self.any_loopback = self.allowed is not None and any(is_loopback(h) for h in self.allowed)
+        self._posts = [
+            Route(e.path, e.handler, methods=["POST"]) for e in ENDPOINTS if "POST" in e.methods
+        ]
+
+    def _takes_post(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in self._posts)
 
     def _refusal(self, scope: Scope) -> ApiError | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -84,7 +92,7 @@ class RequestGuard:
                     f"{', '.join(sorted(self.allowed))} (a guard against DNS rebinding).",
                     parameter="Host",
                 )
-        if scope.get("method") != "POST":
+        if scope.get("method") != "POST" or not self._takes_post(scope):
             return None
         kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if kind not in _POST_TYPES:

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,21 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from reprdynamics.server import binary, impl
-from reprdynamics.server.arrays import ApiError, Params, json_safe
+from reprdynamics.server.arrays import (
+    MAX_SELECTION_CHARS,
+    ORDERED_IDS_PATTERN,
+    SELECTION_PATTERN,
+    ApiError,
+    Params,
+    json_safe,
+)
 from reprdynamics.server.jobs import Job
+from reprdynamics.server.thumbnails import MAX_SPRITE_IDS
 
 __all__ = [
+    "BITMASK_SLACK_BYTES",
     "ENDPOINTS",
+    "MAX_JSON_BODY_BYTES",
     "STATIC_DIR",
     "ApiJSONResponse",
     "build_routes",
@@ -74,7 +84,7 @@ class ApiJSONResponse(Response):
 
 
 def error_response(error: ApiError) -> Response:
-    return ApiJSONResponse(error.to_dict(), status_code=error.status)
+    return ApiJSONResponse(error.to_dict(), status_code=error.status, headers=error.headers)
 
 
 def _workspace(request: Request) -> impl.Workspace:
@@ -102,10 +112,49 @@ def _api(handler: Handler) -> Handler:
     return wrapper
 
 
+#: The largest JSON request body accepted, in bytes. A longer selection is posted once as a
+#: bitmask (``POST /api/runs/{run}/selection``) and named by its token.
+MAX_JSON_BODY_BYTES = 8 * 2**20
+#: Bytes a selection bitmask may exceed its ``ceil(N / 8)`` by and still get a 400 naming
+#: the size expected; beyond, it is a 413 and is not read on.
+BITMASK_SLACK_BYTES = 1024
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size} bytes" if size < 2**20 else f"{size} bytes ({size / 2**20:g} MiB)"
+
+
+async def _read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused with 413 once it is longer than ``limit`` bytes: by its
+    ``Content-Length`` before anything is read, else as soon as the bytes read exceed it,
+    so a huge body is never held in memory."""
+    too_large = ApiError(
+        413,
+        f"The request body is larger than {_mebibytes(limit)}, the most {what}.",
+        parameter="body",
+    )
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _params(request: Request) -> Params:
     body = None
     if request.method == "POST":
-        raw = await request.body()
+        raw = await _read_body(
+            request,
+            MAX_JSON_BODY_BYTES,
+            "a JSON body may have (post a long selection once as a bitmask to "
+            "/api/runs/{run}/selection and use its token)",
+        )
         if raw.strip():
             try:
                 body = json.loads(raw)
@@ -121,7 +170,41 @@ async def _params(request: Request) -> Params:
                 ) from None
             if not isinstance(body, dict):
                 raise ApiError(400, "The request body must be a JSON object.", parameter="body")
-    return Params(request.query_params, body, selections=_workspace(request).selections)
+    params = Params(request.query_params, body, selections=_workspace(request).selections)
+    _check_declared(_DECLARED.get(request.scope.get("endpoint"), ()), params)
+    return params
+
+
+def _check_declared(declared: tuple[P, ...], params: Params) -> None:
+    """Refuse (400) what the table, so the OpenAPI, forbids, whether or not this request
+    reads the parameter: ``layer=`` with ``k=0``, or ``debiased=maybe`` without
+    ``kind=cka``, are as malformed as they are elsewhere. Bounds set by the run (ids below
+    N, snapshots below T) are checked where the run is read."""
+    for p in declared:
+        if p.where != "query" or p.ids:  # selections are parsed against the run's N
+            continue
+        if p.type == "integer":
+            low, high = p.minimum, p.maximum
+            params.integer(
+                p.name,
+                low=None if low is None else int(low),
+                high=None if high is None else int(high),
+                required=p.required,
+            )
+        elif p.type == "number":
+            open_low = p.exclusive_minimum is not None
+            params.number(
+                p.name,
+                low=p.exclusive_minimum if open_low else p.minimum,
+                high=p.maximum,
+                low_open=open_low,
+            )
+        elif p.type == "boolean":
+            params.flag(p.name)
+        elif p.enum:
+            params.choice(p.name, p.enum, p.enum[0])
+        elif params.text(p.name) is None and p.required:
+            raise ApiError(400, f"The {p.name!r} parameter is required.", parameter=p.name)
 
 
 # --------------------------------------------------------------------------- computations
@@ -193,8 +276,8 @@ def safe_static_path(base: Path, relative: str) -> Path | None:
     """The file ``relative`` names inside ``base``, or None if it is not one.
 
     Refuses empty, absolute, drive-letter and backslash paths, NUL bytes, ``.``/``..`` and
-    hidden components, and anything whose resolved location (symlinks followed) is not a
-    regular file inside ``base``.
+    hidden components, anything whose resolved location (symlinks followed) is not a
+    regular file inside ``base``, and names the file system refuses (too long, unreadable).
     """
     if not relative or "\x00" in relative or "\\" in relative or _DRIVE.match(relative):
         return None
@@ -203,12 +286,14 @@ def safe_static_path(base: Path, relative: str) -> Path | None:
     parts = relative.split("/")
     if any(not part or part.startswith(".") for part in parts):
         return None
-    root = base.resolve()
     try:
+        root = base.resolve()
         candidate = (root / relative).resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not candidate.is_relative_to(root) or not candidate.is_file():
+        # is_file raises what it does not expect: a name over 255 bytes, a path over
+        # PATH_MAX (ENAMETOOLONG), a component that cannot be read (EACCES).
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+    except (OSError, RuntimeError, ValueError):
         return None
     return candidate
 
@@ -404,19 +489,20 @@ measure_binary = _binary(binary.measure_bin)
 projection_binary = _binary(binary.projection_bin)
 column_binary = _binary(binary.column_bin)
 
-#: The largest selection bitmask accepted (a run of 128 million samples).
-MAX_BITMASK_BYTES = 16 * 2**20
-
 
 @_api
 async def selection(request: Request) -> Response:
     ws, name = _workspace(request), request.path_params["run"]
-    raw = await request.body()
-    if len(raw) > MAX_BITMASK_BYTES:
-        raise ApiError(413, "The selection bitmask is too large.", parameter="body")
+    run = await run_in_threadpool(ws.open, name)  # its N bounds the body before it is read
+    expected = (run.n_samples + 7) // 8
+    raw = await _read_body(
+        request,
+        expected + BITMASK_SLACK_BYTES,
+        f"a selection bitmask of this run may have (it has ceil({run.n_samples} / 8) = "
+        f"{expected} bytes)",
+    )
 
     def register() -> dict[str, Any]:
-        run = ws.open(name)
         token, selected = ws.selections.register(raw, run.n_samples)
         return {"token": token, "n_selected": selected, "n_samples": run.n_samples}
 
@@ -426,7 +512,13 @@ async def selection(request: Request) -> Response:
 # --------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
 class P:
-    """A documented request parameter."""
+    """A documented request parameter, with every constraint the server enforces that does
+    not depend on the run (those the run sets, such as ids below N, are in the text).
+
+    ``ids`` parameters are strings of ids and ranges in a query and may also be lists of
+    ints in a JSON body (at most ``max_items``). A string parameter given empty is refused
+    (``min_length``), as is any parameter given empty.
+    """
 
     name: str
     type: str = "string"
@@ -435,13 +527,23 @@ class P:
     required: bool = False
     default: Any = None
     enum: tuple[str, ...] | None = None
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    pattern: str | None = None
+    min_length: int = 1
+    max_length: int | None = None
+    ids: bool = False
+    max_items: int | None = None
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A route and its OpenAPI description."""
+    """A route and its OpenAPI description.
+
+    ``body`` is the media type of a POST's body: JSON holding the parameters, or the
+    octet-stream of a selection bitmask.
+    """
 
     path: str
     handler: Handler
@@ -450,14 +552,32 @@ class Endpoint:
     params: tuple[P, ...] = ()
     response: str = "application/json"
     computes: bool = False
+    body: str = "application/json"
     tags: tuple[str, ...] = field(default=("api",))
+
+    @property
+    def reads_run(self) -> bool:
+        """Whether the endpoint opens a run (so it may answer 404, 422 or 502 for it)."""
+        return "{run}" in self.path or self.path == "/api/compare"
+
+    @property
+    def binary(self) -> bool:
+        """A typed-array endpoint with an ETag (304 when the client's copy is current)."""
+        return self.path.endswith(".bin")
 
 
 _RUN = P("run", where="path", required=True, description="A run name as listed by /api/runs.")
 _SAMPLES = P(
     "samples",
-    description="Selection: ids and inclusive ranges, e.g. '0-99,150'; absent = all samples. "
-    "POST bodies may give a list of ints.",
+    description="Selection: ids and inclusive ranges, e.g. '0-99,150', 'all', or the token "
+    "of a registered selection ('sel:<32 hex digits>', see /selection); absent = all "
+    "samples. Ids lie in [0, N) (N = the run's n_samples) and a selection names at most N "
+    "ids in all (ids repeated by overlapping ranges count each time), refused with 400 as "
+    f"soon as it names more; at most {MAX_SELECTION_CHARS:,} characters. A POST body may "
+    "give a list of at most N ints instead.",
+    pattern=SELECTION_PATTERN,
+    max_length=MAX_SELECTION_CHARS,
+    ids=True,
 )
 _K = P(
     "k",
@@ -471,12 +591,12 @@ _K = P(
 _K_TABLE = P(
     "k",
     "integer",
-    f"Neighbours for neighbour stability, at most {impl.MAX_K} (0: leave it out).",
+    f"Neighbours for neighbour stability, in [0, min(n-1, {impl.MAX_K})] (0: leave it out).",
     default=10,
     minimum=0,
     maximum=impl.MAX_K,
 )
-_LAYER = P("layer", description="Layer of the run (default: the output layer).")
+_LAYER = P("layer", description="Layer of the run, one of its layers (default: the output layer).")
 _KIND = P(
     "kind",
     description="Fingerprint kind.",
@@ -487,9 +607,17 @@ _DEBIASED = P("debiased", "boolean", "Debiased CKA (kind=cka only).", default=Fa
 _THRESHOLD = P(
     "threshold",
     "number",
-    "Recurrence threshold ε (R = [D <= ε]); default: the one giving 10% recurrence.",
+    "Recurrence threshold ε >= 0 (R = [D <= ε]); default: the one giving 10% recurrence. "
+    "Not with recurrence_rate.",
+    minimum=0,
 )
-_RATE = P("recurrence_rate", "number", "Fixed recurrence rate in (0, 1] (instead of threshold).")
+_RATE = P(
+    "recurrence_rate",
+    "number",
+    "Fixed recurrence rate in (0, 1] (instead of threshold).",
+    exclusive_minimum=0,
+    maximum=1,
+)
 _NEIGHBOURS = P(
     "neighbours",
     description=(
@@ -499,7 +627,32 @@ _NEIGHBOURS = P(
     default="exact",
     enum=("exact", "approximate"),
 )
-_FP = (_KIND, _K, _LAYER, _SAMPLES, _DEBIASED, _NEIGHBOURS)
+_FP = (
+    _KIND,
+    _K,
+    _LAYER,
+    replace(_SAMPLES, description=f"{_SAMPLES.description} A fingerprint needs at least 2 ids."),
+    _DEBIASED,
+    _NEIGHBOURS,
+)
+# Snapshot indices count from 0; the server takes no negative (from the end) index.
+_SNAPSHOT = P(
+    "snapshot",
+    "integer",
+    "Snapshot index in [0, T-1] (T = the run's n_snapshots; no negative indices); default: "
+    "the last.",
+    minimum=0,
+)
+_MEASURE = P("name", description="Measure.", default="entropy", enum=impl.MEASURES)
+
+
+def _snapshot_pair(complete: bool) -> tuple[P, P]:
+    what = "A complete snapshot" if complete else "A snapshot"
+    return (
+        P("a", "integer", f"{what} in [0, T-1] (default: the first complete).", minimum=0),
+        P("b", "integer", f"{what} in [0, T-1] (default: the last complete).", minimum=0),
+    )
+
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/", index, "The single-page dashboard (static/index.html).", response="text/html"),
@@ -508,7 +661,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         static,
         "Front-end assets; /static/plotly.min.js comes from the installed plotly package.",
         params=(P("path", where="path", required=True, description="File inside static/."),),
-        response="application/octet-stream",
+        response="*/*",
     ),
     Endpoint("/openapi.json", openapi, "This OpenAPI description."),
     Endpoint("/api/runs", runs, "The runs served: name, size, kind, layers, created."),
@@ -528,7 +681,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/runs/{run}/predictions",
         predictions,
         "Predicted class per sample at a snapshot: compact int32 (N,), -1 = not recorded.",
-        params=(_RUN, P("snapshot", "integer", "Snapshot index (default: the last).")),
+        params=(_RUN, _SNAPSHOT),
     ),
     Endpoint(
         "/api/runs/{run}/thumbs.png",
@@ -540,9 +693,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             _RUN,
             P(
                 "ids",
-                description="Ids and ranges in order, e.g. '5,0-3' (default all if N <= 2500).",
+                description=f"Ids and ranges in order, e.g. '5,0-3', repeats kept: at most "
+                f"{MAX_SPRITE_IDS} ids (counted while parsing). Empty, absent or 'all': all "
+                f"samples, when N <= {MAX_SPRITE_IDS}. A POST body may give a list of ints.",
+                pattern=ORDERED_IDS_PATTERN,
+                min_length=0,
+                max_length=MAX_SELECTION_CHARS,
+                ids=True,
+                max_items=MAX_SPRITE_IDS,
             ),
-            P("size", "integer", "Cell size in pixels, 4..256.", default=32),
+            P(
+                "size",
+                "integer",
+                "Cell size in pixels, 4..256, and at most 8192 // ceil(sqrt(n)).",
+                default=32,
+                minimum=4,
+                maximum=256,
+            ),
         ),
         response="image/png",
     ),
@@ -552,8 +719,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "One thumbnail.",
         params=(
             _RUN,
-            P("sample_id", "integer", "Sample id.", where="path", required=True),
-            P("size", "integer", "Size in pixels, 4..512.", default=64),
+            P(
+                "sample_id",
+                "integer",
+                "Sample id in [0, N) (N or more: 404).",
+                where="path",
+                required=True,
+                minimum=0,
+            ),
+            P("size", "integer", "Size in pixels, 4..512.", default=64, minimum=4, maximum=512),
         ),
         response="image/png",
     ),
@@ -577,14 +751,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/runs/{run}/measure",
         measure,
         "A per-sample measure at one snapshot: ids (compact int32) and values (compact "
-        "float32, NaN where undefined).",
+        "float32, NaN where undefined). A label measure on a run without labels, or any "
+        "measure on a features run: 422.",
         methods=("GET", "POST"),
-        params=(
-            _RUN,
-            P("name", description="Measure.", default="entropy", enum=impl.MEASURES),
-            P("snapshot", "integer", "Snapshot index (default: the last)."),
-            _SAMPLES,
-        ),
+        params=(_RUN, _MEASURE, _SNAPSHOT, _SAMPLES),
     ),
     Endpoint(
         "/api/runs/{run}/local",
@@ -593,9 +763,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         methods=("GET", "POST"),
         params=(
             _RUN,
-            P("id", "integer", "The sample.", required=True),
-            P("a", "integer", "First snapshot (default: the first complete)."),
-            P("b", "integer", "Second snapshot (default: the last complete)."),
+            P("id", "integer", "The sample, in [0, N).", required=True, minimum=0),
+            *_snapshot_pair(complete=True),
             _K,
             _LAYER,
             _SAMPLES,
@@ -607,12 +776,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         transitions,
         "NNTF class-transition matrix Δ between snapshots a and b (C×C counts).",
         methods=("GET", "POST"),
-        params=(
-            _RUN,
-            P("a", "integer", "First snapshot (default: the first complete)."),
-            P("b", "integer", "Second snapshot (default: the last complete)."),
-            _SAMPLES,
-        ),
+        params=(_RUN, *_snapshot_pair(complete=False), _SAMPLES),
     ),
     Endpoint(
         "/api/runs/{run}/samples",
@@ -651,18 +815,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "i//8); answers {token, n_selected}. Use samples=<token> in other requests.",
         methods=("POST",),
         params=(_RUN,),
+        body="application/octet-stream",
     ),
     Endpoint(
         "/api/runs/{run}/measure.bin",
         measure_binary,
         "A per-sample measure at one snapshot as little-endian float32 (n,), in the order "
         "of the selection's sorted ids; ETag keyed by the run's state.",
-        params=(
-            _RUN,
-            P("name", description="Measure.", default="entropy", enum=impl.MEASURES),
-            P("snapshot", "integer", "Snapshot index (default: the last)."),
-            _SAMPLES,
-        ),
+        params=(_RUN, _MEASURE, _SNAPSHOT, _SAMPLES),
         response="application/octet-stream",
     ),
     Endpoint(
@@ -674,7 +834,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             _RUN,
             _LAYER,
             _SAMPLES,
-            P("snapshot", "integer", "A complete snapshot (default: the last)."),
+            P(
+                "snapshot",
+                "integer",
+                "A projected (complete) snapshot, in [0, T-1] (default: the last).",
+                minimum=0,
+            ),
             P("encoding", description="Encoding.", default="uint16", enum=("uint16", "float32")),
         ),
         response="application/octet-stream",
@@ -718,6 +883,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+#: The parameters each handler declares, checked by :func:`_check_declared`.
+_DECLARED: dict[Any, tuple[P, ...]] = {e.handler: e.params for e in ENDPOINTS}
+
+
 def build_routes() -> list[Route]:
     return [Route(e.path, e.handler, methods=list(e.methods)) for e in ENDPOINTS]
 
@@ -726,70 +895,165 @@ def _openapi_path(path: str) -> str:
     return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
 
 
-def _parameter(p: P) -> dict[str, Any]:
+#: The longest query or path value the OpenAPI states. A request line over about 16 KiB is refused
+#: by the HTTP server (uvicorn) before the app sees it, so longer selections go in a POST
+#: body (up to :data:`MAX_SELECTION_CHARS`) or are registered as a token.
+MAX_QUERY_CHARS = 8_000
+
+
+def _value_schema(p: P, *, in_url: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one value of ``p`` (a query value, or a body's string/number)."""
     schema: dict[str, Any] = {"type": p.type}
     if p.default is not None:
         schema["default"] = p.default
     if p.enum:
         schema["enum"] = list(p.enum)
-    if p.minimum is not None:
-        schema["minimum"] = p.minimum
-    if p.maximum is not None:
-        schema["maximum"] = p.maximum
+    elif p.type == "string":
+        if p.min_length:
+            schema["minLength"] = p.min_length
+        longest = p.max_length
+        if in_url:  # a query or path value
+            longest = MAX_QUERY_CHARS if longest is None else min(longest, MAX_QUERY_CHARS)
+        if longest is not None:
+            schema["maxLength"] = longest
+        if p.pattern is not None:
+            schema["pattern"] = p.pattern
+    for key, value in (
+        ("minimum", p.minimum),
+        ("maximum", p.maximum),
+        ("exclusiveMinimum", p.exclusive_minimum),
+    ):
+        if value is not None:
+            schema[key] = value
+    return schema
+
+
+def _parameter(p: P) -> dict[str, Any]:
     return {
         "name": p.name,
         "in": p.where,
         "required": p.required or p.where == "path",
         "description": p.description,
-        "schema": schema,
+        "schema": _value_schema(p, in_url=True),
     }
+
+
+def _body_property(p: P) -> dict[str, Any]:
+    """A JSON body's field: its JSON type (a list of ints too, for ids), or null (absent)."""
+    options = [_value_schema(p)]
+    if p.ids:
+        ints: dict[str, Any] = {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0},
+            "minItems": 1,
+        }
+        if p.max_items is not None:
+            ints["maxItems"] = p.max_items
+        options.append(ints)
+    if not p.required:
+        options.append({"type": "null"})
+    return {"description": p.description, "anyOf": options}
+
+
+def _request_body(e: Endpoint) -> dict[str, Any]:
+    if e.body == "application/octet-stream":
+        return {
+            "description": "The selection bitmask: exactly ceil(N / 8) bytes (N = the run's "
+            "n_samples), bit i = bit i % 8 of byte i // 8, padding bits 0, at least one bit "
+            f"set. A body more than {BITMASK_SLACK_BYTES} bytes longer is refused with 413 "
+            "before it is read.",
+            "required": True,
+            "content": {e.body: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    fields = [p for p in e.params if p.where == "query"]
+    required = [p.name for p in fields if p.required]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {p.name: _body_property(p) for p in fields},
+    }
+    if required:
+        schema["required"] = required
+    return {
+        "description": "The query parameters as a JSON object (query parameters are read "
+        "too; the body wins), each of its JSON type; null is the default. At most "
+        f"{_mebibytes(MAX_JSON_BODY_BYTES)}, else 413.",
+        "required": bool(required),
+        "content": {e.body: {"schema": schema}},
+    }
+
+
+_ERROR_STATUSES = {
+    "400": "A malformed or out-of-range parameter, or a Host header this server does not answer to",
+    "403": "A POST that is not JSON (a bitmask, for /selection) from this server's origin",
+    "404": "Unknown run, file or job",
+    "410": "The job was cancelled: nobody polled it; request its URL again",
+    "413": "The request body is too large",
+    "422": "The run cannot answer (too few snapshots, no labels, a features run, a damaged run)",
+    "502": "The object store behind a run URL cannot be reached or refuses access",
+    "503": "Too many jobs wait for a worker; retry after Retry-After seconds",
+}
+
+
+def _statuses(e: Endpoint, method: str) -> list[str]:
+    """Every status the operation can answer (but 405, for a method it does not take)."""
+    codes = {"200", "400"}
+    if e.computes:
+        codes.add("202")
+    if e.computes and e.handler is not job:
+        codes.add("503")
+    if e.binary:
+        codes.add("304")
+    if method == "POST":
+        codes |= {"403", "413"}
+    if e.reads_run:
+        codes |= {"404", "422", "502"}
+    if e.handler in (static, job):
+        codes.add("404")
+    if e.handler is job:
+        codes |= {"410", "422", "502"}
+    return sorted(codes)
+
+
+def _responses(e: Endpoint, method: str) -> dict[str, Any]:
+    error = {"$ref": "#/components/schemas/Error"}
+    responses: dict[str, Any] = {}
+    for code in _statuses(e, method):
+        if code == "200":
+            responses[code] = {"description": "OK", "content": {e.response: {}}}
+        elif code == "202":
+            responses[code] = {
+                "description": "Still computing; poll the same URL or /api/jobs/{job}",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/JobProgress"}}
+                },
+            }
+        elif code == "304":
+            responses[code] = {"description": "Not modified: If-None-Match holds the ETag"}
+        else:
+            responses[code] = {
+                "description": _ERROR_STATUSES[code],
+                "content": {"application/json": {"schema": error}},
+            }
+    return responses
 
 
 def openapi_schema() -> dict[str, Any]:
     """The OpenAPI 3.1 description of :data:`ENDPOINTS`."""
     from reprdynamics import __version__
 
-    error = {"$ref": "#/components/schemas/Error"}
     paths: dict[str, Any] = {}
     for e in ENDPOINTS:
-        responses: dict[str, Any] = {
-            "200": {"description": "OK", "content": {e.response: {}}},
-            "400": {
-                "description": "A bad parameter",
-                "content": {"application/json": {"schema": error}},
-            },
-            "404": {
-                "description": "Unknown run, file or job",
-                "content": {"application/json": {"schema": error}},
-            },
-        }
-        if e.computes:
-            responses["202"] = {
-                "description": "Still computing; poll the same URL or /api/jobs/{job}",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/JobProgress"}}
-                },
-            }
-            responses["422"] = {
-                "description": "The run cannot answer (too few snapshots, no labels)",
-                "content": {"application/json": {"schema": error}},
-            }
-        operation: dict[str, Any] = {
-            "summary": e.summary,
-            "operationId": e.handler.__name__,
-            "parameters": [_parameter(p) for p in e.params],
-            "responses": responses,
-        }
         path = _openapi_path(e.path)
         for method in e.methods:
-            op = dict(operation, operationId=f"{e.handler.__name__}_{method.lower()}")
+            op: dict[str, Any] = {
+                "summary": e.summary,
+                "operationId": f"{e.handler.__name__}_{method.lower()}",
+                "parameters": [_parameter(p) for p in e.params],
+                "responses": _responses(e, method),
+            }
             if method == "POST":
                 op["parameters"] = [_parameter(p) for p in e.params if p.where == "path"]
-                op["requestBody"] = {
-                    "description": "The query parameters as a JSON object; 'samples' and "
-                    "'ids' may be lists of ints.",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                }
+                op["requestBody"] = _request_body(e)
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -797,7 +1061,10 @@ def openapi_schema() -> dict[str, Any]:
             "title": "ReprDynamics dashboard API",
             "version": __version__,
             "description": "See docs/http_api.md. Large arrays are compact arrays: "
-            "{dtype, shape, data: base64 of little-endian bytes in C order}.",
+            "{dtype, shape, data: base64 of little-endian bytes in C order}. A parameter "
+            "given empty (k=) is a 400; bounds that depend on the run (ids below N, "
+            "snapshots below T, k below the selection's size) are stated in the "
+            "descriptions.",
         },
         "paths": paths,
         "components": {

@@ -98,7 +98,18 @@ async function errorOf(response) {
 }
 
 /**
- * GET (or POST, for long selections) a JSON endpoint; poll while it answers 202.
+ * How long to wait before asking again when the server's job queue is full (503 with
+ * Retry-After, in seconds), in ms; null for any other answer.
+ */
+function busyWait(response) {
+  if (response.status !== 503) return null;
+  const seconds = Number(response.headers.get("Retry-After"));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 30) * 1000 : null;
+}
+
+/**
+ * GET (or POST, for long selections) a JSON endpoint; poll while it answers 202, and wait
+ * as told while it answers 503 with Retry-After (its job queue is full).
  * @param {string} path  e.g. runPath(run, "/fingerprint")
  * @param {object} params  query parameters; `samples` may be an array of ids
  * @param {{signal?: AbortSignal, onProgress?: function}} options
@@ -133,6 +144,12 @@ export async function getJSON(path, params = {}, { signal, onProgress } = {}) {
       onProgress?.(progress);
       await sleep(delay, signal);
       delay = Math.min(delay * 1.5, 1000);
+      continue;
+    }
+    const busy = busyWait(response);
+    if (busy !== null) {
+      onProgress?.({ what: "the server is busy; waiting for a free worker" });
+      await sleep(busy, signal);
       continue;
     }
     if (!response.ok) throw await errorOf(response);
@@ -209,7 +226,7 @@ const BINARY = { float32: Float32Array, uint16: Uint16Array, int32: Int32Array, 
 
 /**
  * GET a typed-array endpoint (`measure.bin`, `projection.bin`, `column.bin`); poll while it
- * answers 202. Returns {array, headers, bytes}. The browser's HTTP cache revalidates with
+ * answers 202 (and wait while it answers 503 with Retry-After). Returns {array, headers, bytes}. The browser's HTTP cache revalidates with
  * the ETag, so a repeated request costs a 304 and no body.
  */
 export async function getBinary(path, params = {}, { signal, onProgress } = {}) {
@@ -227,6 +244,12 @@ export async function getBinary(path, params = {}, { signal, onProgress } = {}) 
       onProgress?.(await response.json());
       await sleep(delay, signal);
       delay = Math.min(delay * 1.5, 1000);
+      continue;
+    }
+    const busy = busyWait(response);
+    if (busy !== null) {
+      onProgress?.({ what: "the server is busy; waiting for a free worker" });
+      await sleep(busy, signal);
       continue;
     }
     if (!response.ok) {
