@@ -26,6 +26,7 @@ import reprdynamics as rd
 from reprdynamics.server import routes
 from reprdynamics.server.app import create_app
 from reprdynamics.server.arrays import (
+    MAX_SELECTION_CHARS,
     SELECTION_PATTERN,
     ApiError,
     Params,
@@ -36,6 +37,7 @@ from reprdynamics.server.routes import (
     BITMASK_SLACK_BYTES,
     ENDPOINTS,
     MAX_JSON_BODY_BYTES,
+    MAX_QUERY_CHARS,
     STATIC_DIR,
     openapi_schema,
     safe_static_path,
@@ -218,7 +220,11 @@ def _query(op: dict) -> dict[str, dict]:
 def test_the_schema_states_the_limits() -> None:
     paths = openapi_schema()["paths"]
     samples = _query(paths["/api/runs/{run}/measure"]["get"])["samples"]
-    assert samples["schema"]["maxLength"] == 1_000_000
+    # In a URL at most what the HTTP server takes; in a body the parser's own limit.
+    assert samples["schema"]["maxLength"] == MAX_QUERY_CHARS
+    posted = paths["/api/runs/{run}/measure"]["post"]["requestBody"]["content"]
+    text = posted["application/json"]["schema"]["properties"]["samples"]["anyOf"][0]
+    assert text["maxLength"] == MAX_SELECTION_CHARS == 1_000_000
     assert samples["schema"]["pattern"] == SELECTION_PATTERN
     assert "at most N ids" in samples["description"]
     body = paths["/api/runs/{run}/thumbs.png"]["post"]["requestBody"]

@@ -651,12 +651,17 @@ class SampleTable:
     def __len__(self) -> int:
         return int(self.ids.size)
 
-    def to_csv(self, path_or_buffer: Any) -> None:
-        """Write the table as CSV (header ``id,label,...``)."""
-        self.dynamics.to_csv(path_or_buffer, ids=self.ids)
+    def all_columns(self) -> list[str]:
+        """``id``, the measures, then the run's extras: every column, in CSV order."""
+        return ["id", *self.columns(), *self.extras]
+
+    def to_csv(self, path_or_buffer: Any, *, columns: Sequence[str] | None = None) -> None:
+        """Write the table as CSV (header ``id,label,...``, the run's extras last), or only
+        ``columns`` in that order."""
+        self.dynamics.to_csv(path_or_buffer, ids=self.ids, extras=self.extras, columns=columns)
 
     def to_dict(self) -> dict[str, np.ndarray]:
-        return {"id": self.ids, **self.dynamics.to_dict()}
+        return {"id": self.ids, **self.dynamics.to_dict(), **self.extras}
 
     def suspected_mislabeled(self, top_k: int = 20) -> np.ndarray:
         """Sample ids most likely mislabeled: lowest area under the margin first."""

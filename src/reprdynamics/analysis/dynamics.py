@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Literal, Self
 
@@ -473,9 +474,14 @@ class SampleDynamics:
         return {name: self.column(name) for name in self.columns()}
 
     def to_csv(
-        self, path_or_buffer: str | os.PathLike[str] | IO[str], *, ids: ArrayLike | None = None
+        self,
+        path_or_buffer: str | os.PathLike[str] | IO[str],
+        *,
+        ids: ArrayLike | None = None,
+        extras: Mapping[str, ArrayLike] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> None:
-        """Write the table as CSV with a header row: ``id`` then :meth:`columns`.
+        """Write the table as CSV with a header row: ``id``, :meth:`columns`, then ``extras``.
 
         Floats are written in their shortest round-trip form, booleans as ``true``/``false``.
         Cells that have no value — NaN, and every label-based column of a sample whose label
@@ -487,6 +493,10 @@ class SampleDynamics:
             Where to write. A path is opened (and closed) here; a buffer is written to as is.
         ids : array-like of shape (N,), optional
             Sample ids for the ``id`` column; default ``0..N-1``.
+        extras : mapping of str to array-like of shape (N,), optional
+            More columns, written after the measures (a run's ``label_flipped``).
+        columns : sequence of str, optional
+            The columns to write, in this order (default: all of them).
         """
         n = self.n_samples
         id_values = np.arange(n) if ids is None else np.asarray(ids)
@@ -494,11 +504,25 @@ class SampleDynamics:
             raise invalid_parameter(
                 "ids", "SampleDynamics.to_csv", f"a 1-D array of length N={n}", _describe(id_values)
             )
-        names = self.columns()
+        more = {name: np.asarray(values) for name, values in (extras or {}).items()}
+        for name, values in more.items():
+            if values.shape != (n,) or name == "id" or name in _COLUMN_ORDER:
+                raise invalid_parameter(
+                    "extras", "SampleDynamics.to_csv", f"new columns of shape ({n},)", name
+                )
+        available = ["id", *self.columns(), *more]
+        names = available if columns is None else list(columns)
+        unknown = [name for name in names if name not in available]
+        if unknown or not names:
+            expected = f"a non-empty list of {tuple(available)}"
+            raise invalid_parameter("columns", "SampleDynamics.to_csv", expected, unknown or names)
         known = self.known_label
-        cells: list[list[str]] = [[str(v) for v in id_values.tolist()]]
+        cells: list[list[str]] = []
         for name in names:
-            values = self.column(name)
+            if name == "id":
+                cells.append([str(v) for v in id_values.tolist()])
+                continue
+            values = more[name] if name in more else self.column(name)
             if values.dtype == np.bool_:
                 text = ["true" if v else "false" for v in values.tolist()]
             elif np.issubdtype(values.dtype, np.floating):
@@ -510,10 +534,10 @@ class SampleDynamics:
             cells.append(text)
         rows = zip(*cells, strict=True)
         if hasattr(path_or_buffer, "write"):
-            _write_rows(path_or_buffer, ["id", *names], rows)  # type: ignore[arg-type]
+            _write_rows(path_or_buffer, names, rows)  # type: ignore[arg-type]
         else:
             with open(path_or_buffer, "w", newline="", encoding="utf-8") as handle:
-                _write_rows(handle, ["id", *names], rows)
+                _write_rows(handle, names, rows)
 
 
 def _write_rows(handle: IO[str], header: list[str], rows: Any) -> None:

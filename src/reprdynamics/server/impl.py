@@ -17,7 +17,7 @@ mapped to HTTP statuses by :func:`api_error`.
 from __future__ import annotations
 
 import hashlib
-import io
+import importlib.util
 import json
 import logging
 import os
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.analysis import api
+from reprdynamics.analysis import api, cartography
 from reprdynamics.analysis.dynamics import area_under_margin, prediction_entropy, softmax
 from reprdynamics.analysis.fingerprints import class_transition_matrix
 from reprdynamics.analysis.neighbours import ExactKNNIndex
@@ -62,6 +62,9 @@ __all__ = [
     "Computation",
     "Workspace",
     "api_error",
+    "column_compact",
+    "compared_runs",
+    "computation_key",
     "labels_impl",
     "measure_at",
     "measure_impl",
@@ -75,7 +78,8 @@ __all__ = [
     "prepare_rqa",
     "prepare_samples",
     "runs_impl",
-    "samples_csv",
+    "sample_table",
+    "samples_spec",
     "thumb_impl",
     "thumbs_impl",
     "transitions_impl",
@@ -274,8 +278,12 @@ class Computation:
 
 
 def _key(endpoint: str, run: Run, params: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The memo key of a computation: what, on which run in which state, with what."""
     blob = json.dumps(params, sort_keys=True, default=_key_default)
     return (endpoint, run.location, run.state_token(), blob)
+
+
+computation_key = _key
 
 
 def _key_default(value: Any) -> Any:
@@ -451,7 +459,9 @@ def prepare_rqa(ws: Workspace, name: str, params: Params) -> Computation:
     )
 
 
-def prepare_compare(ws: Workspace, params: Params) -> Computation:
+def compared_runs(ws: Workspace, params: Params) -> tuple[list[str], list[Run]]:
+    """The runs ``a`` and ``b`` of a comparison (names and runs): both required, and over
+    the same number of samples (a 400 naming ``b`` otherwise)."""
     names = []
     for side in ("a", "b"):
         value = params.text(side)
@@ -471,6 +481,12 @@ def prepare_compare(ws: Workspace, params: Params) -> Computation:
             f"a run with the same samples as {names[0]!r} (N = {run_a.n_samples})",
             f"{names[1]} with N = {run_b.n_samples}",
         )
+    return names, runs
+
+
+def prepare_compare(ws: Workspace, params: Params) -> Computation:
+    names, runs = compared_runs(ws, params)
+    run_a, run_b = runs
     specs = [_fingerprint_spec(run, params) for run in runs]
     options = _rqa_options(params)
 
@@ -499,7 +515,9 @@ def prepare_compare(ws: Workspace, params: Params) -> Computation:
 
 
 # --------------------------------------------------------------------------- samples
-def _samples_spec(run: Run, params: Params) -> dict[str, Any]:
+def samples_spec(run: Run, params: Params) -> dict[str, Any]:
+    """The validated parameters of a per-sample table: ``samples``, ``k`` (0: no
+    neighbour stability) and, with ``k``, its ``layer``."""
     ids = params.selection("samples", run.n_samples)
     n = _selection_size(run, ids)
     _check_complete(run, 1, "The per-sample table")
@@ -510,33 +528,35 @@ def _samples_spec(run: Run, params: Params) -> dict[str, Any]:
     return spec
 
 
+def sample_table(ws: Workspace, run: Run, spec: dict[str, Any], progress: Progress) -> Any:
+    """The per-sample table of ``spec`` (:func:`samples_spec`), cached where the run allows."""
+
+    def call(use_cache: bool) -> api.SampleTable:
+        return api.sample_dynamics(
+            run,
+            samples=spec["samples"],
+            neighbour_k=spec["k"] or None,
+            neighbour_layer=spec.get("layer"),
+            use_cache=use_cache,
+            progress=progress,
+        )
+
+    return _call_with_cache(ws, run, call)
+
+
 def prepare_samples(ws: Workspace, name: str, params: Params) -> Computation:
     run = ws.open(name)
-    spec = _samples_spec(run, params)
-
-    def compute(progress: Progress) -> api.SampleTable:
-        def call(use_cache: bool) -> api.SampleTable:
-            return api.sample_dynamics(
-                run,
-                samples=spec["samples"],
-                neighbour_k=spec["k"] or None,
-                neighbour_layer=spec.get("layer"),
-                use_cache=use_cache,
-                progress=progress,
-            )
-
-        return _call_with_cache(ws, run, call)
-
+    spec = samples_spec(run, params)
     return Computation(
         key=_key("samples", run, spec),
         description=f"the per-sample table of {name}",
-        compute=compute,
+        compute=lambda progress: sample_table(ws, run, spec, progress),
         render=samples_data,
         source=run,
     )
 
 
-def _column_compact(values: np.ndarray) -> dict[str, Any]:
+def column_compact(values: np.ndarray) -> dict[str, Any]:
     values = np.asarray(values)
     if values.dtype == np.bool_:
         return compact(values, "uint8")
@@ -550,17 +570,10 @@ def samples_data(table: api.SampleTable) -> dict[str, Any]:
     columns = ["id", *table.columns(), *table.extras]
     return {
         "columns": columns,
-        "data": {c: _column_compact(table[c]) for c in columns},
+        "data": {c: column_compact(table[c]) for c in columns},
         "n": len(table),
         "snapshots": [int(t) for t in table.snapshots],
     }
-
-
-def samples_csv(table: api.SampleTable) -> str:
-    """The per-sample table as CSV text (header ``id,label,...``)."""
-    out = io.StringIO()
-    table.to_csv(out)
-    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- projection
@@ -756,6 +769,12 @@ def overview_impl(ws: Workspace, name: str) -> dict[str, Any]:
         "fingerprint_kinds": _applicable_kinds(run),
         "measures": _applicable_measures(run),
         "defaults": {"k": min(DEFAULT_K, max(run.n_samples - 1, 1)), "layer": run.output_layer},
+        "cartography": {
+            "regions": list(cartography.REGIONS),
+            "variability_threshold": cartography.VARIABILITY_THRESHOLD,
+            "confidence_threshold": cartography.CONFIDENCE_THRESHOLD,
+        },
+        "exports": ["csv", "parquet"] if importlib.util.find_spec("pyarrow") else ["csv"],
     }
 
 

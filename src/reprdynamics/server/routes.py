@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from reprdynamics.server import binary, impl
+from reprdynamics.server import binary, impl, tables
 from reprdynamics.server.arrays import (
     MAX_SELECTION_CHARS,
     ORDERED_IDS_PATTERN,
@@ -41,6 +41,7 @@ __all__ = [
     "BITMASK_SLACK_BYTES",
     "ENDPOINTS",
     "MAX_JSON_BODY_BYTES",
+    "MAX_QUERY_CHARS",
     "STATIC_DIR",
     "ApiJSONResponse",
     "build_routes",
@@ -383,18 +384,38 @@ def _csv_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80] or "run"
 
 
+def _download(name: str, suffix: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{_csv_filename(name)}-{suffix}"'}
+
+
 @_api
 async def samples_csv(request: Request) -> Response:
     ws, name = _workspace(request), request.path_params["run"]
     params = await _params(request)
 
     def render(table: Any) -> Response:
+        columns = tables.selected_columns(params, table.all_columns())
         return Response(
-            impl.samples_csv(table),
+            tables.table_csv(table, columns),
             media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{_csv_filename(name)}-samples.csv"'
-            },
+            headers=_download(name, "samples.csv"),
+        )
+
+    return await _computed(request, lambda: impl.prepare_samples(ws, name, params), render)
+
+
+@_api
+async def samples_parquet(request: Request) -> Response:
+    ws, name = _workspace(request), request.path_params["run"]
+    params = await _params(request)
+    tables.check_parquet()
+
+    def render(table: Any) -> Response:
+        columns = tables.selected_columns(params, table.all_columns())
+        return Response(
+            tables.table_parquet(table, columns),
+            media_type="application/vnd.apache.parquet",
+            headers=_download(name, "samples.parquet"),
         )
 
     return await _computed(request, lambda: impl.prepare_samples(ws, name, params), render)
@@ -405,6 +426,13 @@ async def compare(request: Request) -> Response:
     ws = _workspace(request)
     params = await _params(request)
     return await _computed(request, lambda: impl.prepare_compare(ws, params))
+
+
+@_api
+async def compare_samples(request: Request) -> Response:
+    ws = _workspace(request)
+    params = await _params(request)
+    return await _computed(request, lambda: tables.prepare_compare_samples(ws, params))
 
 
 @_api
@@ -558,7 +586,7 @@ class Endpoint:
     @property
     def reads_run(self) -> bool:
         """Whether the endpoint opens a run (so it may answer 404, 422 or 502 for it)."""
-        return "{run}" in self.path or self.path == "/api/compare"
+        return "{run}" in self.path or self.path.startswith("/api/compare")
 
     @property
     def binary(self) -> bool:
@@ -578,6 +606,11 @@ _SAMPLES = P(
     pattern=SELECTION_PATTERN,
     max_length=MAX_SELECTION_CHARS,
     ids=True,
+)
+_COLUMNS = P(
+    "columns",
+    description="Comma-separated columns of the table, in the order wanted, each once "
+    "(default: all of them, the run's extras last); an unknown one is a 400.",
 )
 _K = P(
     "k",
@@ -794,9 +827,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "/api/runs/{run}/samples.csv",
         samples_csv,
-        "The per-sample table as a CSV download.",
-        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES),
+        "The per-sample table as a CSV download (the run's extras included), or only `columns`.",
+        methods=("GET", "POST"),
+        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _COLUMNS),
         response="text/csv",
+        computes=True,
+    ),
+    Endpoint(
+        "/api/runs/{run}/samples.parquet",
+        samples_parquet,
+        "The per-sample table as a Parquet download: the columns of the CSV, ints, floats "
+        "and booleans typed, null where the CSV is empty. Needs pyarrow on the server "
+        "(422 otherwise; the run overview's `exports` lists 'parquet' when it is there).",
+        methods=("GET", "POST"),
+        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _COLUMNS),
+        response="application/vnd.apache.parquet",
         computes=True,
     ),
     Endpoint(
@@ -870,6 +915,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             *_FP,
             _THRESHOLD,
             _RATE,
+        ),
+        computes=True,
+    ),
+    Endpoint(
+        "/api/compare/samples",
+        compare_samples,
+        "Two runs with the same samples compared sample by sample: columns id, label (a's), "
+        "learned_a/b (correct at the last complete snapshot), forgotten_a/b (correct at some "
+        "snapshot, not at the last), aum_a/b, aum_change (b - a), forgetting_events_a/b, "
+        "neighbour_stability_a/b and _change (b - a; not with k=0) as compact arrays.",
+        methods=("GET", "POST"),
+        params=(
+            P("a", required=True, description="First run name."),
+            P("b", required=True, description="Second run name (the same N as a)."),
+            _K_TABLE,
+            _LAYER,
+            _SAMPLES,
         ),
         computes=True,
     ),

@@ -1,0 +1,141 @@
+"""The per-sample table as a download (CSV, Parquet) and two runs' tables compared.
+
+The table itself is computed by :func:`reprdynamics.server.impl.prepare_samples` (one job,
+one memo entry, whichever form is asked for); this module only chooses its columns and
+writes them out, and compares two runs' tables with
+:func:`reprdynamics.analysis.comparison.compare_samples`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from typing import Any
+
+import numpy as np
+
+from reprdynamics.analysis import api
+from reprdynamics.analysis.comparison import compare_samples
+from reprdynamics.server import impl
+from reprdynamics.server.arrays import ApiError, Params, bad_parameter
+from reprdynamics.server.impl import Computation, Workspace
+
+__all__ = [
+    "exports",
+    "prepare_compare_samples",
+    "selected_columns",
+    "table_csv",
+    "table_parquet",
+]
+
+
+def exports() -> list[str]:
+    """The download formats of the per-sample table: CSV, and Parquet with pyarrow."""
+    return ["csv", "parquet"] if importlib.util.find_spec("pyarrow") else ["csv"]
+
+
+def selected_columns(params: Params, available: list[str]) -> list[str]:
+    """The ``columns`` parameter: comma-separated names of ``available``, in the order
+    wanted, no repeats; absent means all of them."""
+    text = params.text("columns")
+    if text is None:
+        return list(available)
+    names = [name.strip() for name in text.split(",")]
+    expected = f"comma-separated columns of this table, of {', '.join(available)}"
+    for name in names:
+        if name not in available:
+            raise bad_parameter("columns", expected, name or text)
+    if len(set(names)) != len(names):
+        raise bad_parameter("columns", f"{expected}, each once", text)
+    return names
+
+
+def table_csv(table: api.SampleTable, columns: list[str]) -> str:
+    out = io.StringIO()
+    table.to_csv(out, columns=columns)
+    return out.getvalue()
+
+
+def _require_pyarrow() -> Any:
+    if importlib.util.find_spec("pyarrow") is None:
+        raise ApiError(
+            422,
+            "A Parquet download needs the optional dependency 'pyarrow', which is not "
+            "installed on the server: pip install 'reprdynamics[parquet]' (or download CSV).",
+            parameter="format",
+        )
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa, pq
+
+
+def table_parquet(table: api.SampleTable, columns: list[str]) -> bytes:
+    """The chosen columns as one Parquet file: ints, floats and booleans as stored, a
+    label-based value of a sample without a label (and NaN) as null, as in the CSV."""
+    pa, pq = _require_pyarrow()
+    known = table.dynamics.known_label if "label" in table.columns() else None
+    arrays = {}
+    for name in columns:
+        values = np.asarray(table[name])
+        mask = np.isnan(values) if np.issubdtype(values.dtype, np.floating) else None
+        if known is not None and name != "id" and name in _label_columns(table):
+            mask = ~known if mask is None else mask | ~known
+        arrays[name] = pa.array(values, mask=mask)
+    out = io.BytesIO()
+    pq.write_table(pa.table(arrays), out)
+    return out.getvalue()
+
+
+def _label_columns(table: api.SampleTable) -> set[str]:
+    from reprdynamics.analysis.dynamics import LABEL_MEASURES
+
+    return {"label", *LABEL_MEASURES} & set(table.columns())
+
+
+def check_parquet() -> None:
+    """Refuse (422) a Parquet download before any computation when pyarrow is missing."""
+    _require_pyarrow()
+
+
+# --------------------------------------------------------------------------- two runs
+def prepare_compare_samples(ws: Workspace, params: Params) -> Computation:
+    """``/api/compare/samples``: the per-sample tables of runs ``a`` and ``b`` over the same
+    selection, compared sample by sample."""
+    names, runs = impl.compared_runs(ws, params)
+    specs = []
+    for side, run in zip(("a", "b"), runs, strict=True):
+        try:
+            specs.append(impl.samples_spec(run, params))
+        except ApiError as exc:
+            if exc.parameter in (None, "run"):
+                raise ApiError(exc.status, exc.message, parameter=side) from None
+            raise
+
+    def compute(progress: impl.Progress) -> dict[str, Any]:
+        tables = []
+        for name, run, spec in zip(names, runs, specs, strict=True):
+
+            def report(done: int, total: int, what: str, _name: str = name) -> None:
+                progress(done, total, f"{_name}: {what}")
+
+            tables.append(impl.sample_table(ws, run, spec, report))
+        columns = compare_samples(*tables)
+        return {
+            "a": names[0],
+            "b": names[1],
+            "columns": list(columns),
+            "data": {name: impl.column_compact(values) for name, values in columns.items()},
+            "n": int(columns["id"].size),
+        }
+
+    return Computation(
+        key=(
+            "compare-samples",
+            impl.computation_key("a", runs[0], specs[0]),
+            impl.computation_key("b", runs[1], specs[1]),
+        ),
+        description=f"the per-sample comparison of {names[0]} and {names[1]}",
+        compute=compute,
+        render=lambda data: data,
+    )
