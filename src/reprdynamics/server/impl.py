@@ -75,6 +75,7 @@ __all__ = [
     "prepare_fingerprint",
     "prepare_local",
     "prepare_projection",
+    "prepare_report",
     "prepare_rqa",
     "prepare_samples",
     "runs_impl",
@@ -554,6 +555,42 @@ def prepare_samples(ws: Workspace, name: str, params: Params) -> Computation:
         render=samples_data,
         source=run,
     )
+
+
+def prepare_report(ws: Workspace, name: str, params: Params) -> Computation:
+    """The self-contained HTML report of one run for a selection (``report.html``), the
+    one ``reprdynamics report`` writes (:mod:`reprdynamics.report`). The computation's
+    result is the :class:`~reprdynamics.report.Report`; the route renders its HTML."""
+    run = ws.open(name)
+    ids = params.selection("samples", run.n_samples)
+    n = _selection_size(run, ids)
+    if n < 2:
+        raise bad_parameter("samples", "a selection of at least 2 samples", f"{n} sample(s)")
+    _check_complete(run, 2, "The report")
+    spec = {"samples": ids}
+
+    def compute(progress: Progress) -> Any:
+        from reprdynamics.report import report_of_runs
+
+        def call(use_cache: bool) -> Any:
+            return report_of_runs(
+                [(name, run)], samples=ids, use_cache=use_cache, progress=progress
+            )
+
+        return _call_with_cache(ws, run, call)
+
+    return Computation(
+        key=_key("report", run, spec),
+        description=f"the report of {name}",
+        compute=compute,
+        render=report_summary,
+        source=run,
+    )
+
+
+def report_summary(report: Any) -> dict[str, Any]:
+    """What ``/api/jobs/{job}`` answers for a finished report (the HTML is the route's)."""
+    return {"title": report.title, "figures": [f.id for f in report.figures]}
 
 
 def column_compact(values: np.ndarray) -> dict[str, Any]:

@@ -422,6 +422,21 @@ async def samples_parquet(request: Request) -> Response:
 
 
 @_api
+async def report_html(request: Request) -> Response:
+    ws, name = _workspace(request), request.path_params["run"]
+    params = await _params(request)
+
+    def render(report: Any) -> Response:
+        return Response(
+            report.to_html(),
+            media_type="text/html; charset=utf-8",
+            headers=_download(name, "report.html"),
+        )
+
+    return await _computed(request, lambda: impl.prepare_report(ws, name, params), render)
+
+
+@_api
 async def compare(request: Request) -> Response:
     ws = _workspace(request)
     params = await _params(request)
@@ -842,6 +857,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         methods=("GET", "POST"),
         params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _COLUMNS),
         response="application/vnd.apache.parquet",
+        computes=True,
+    ),
+    Endpoint(
+        "/api/runs/{run}/report.html",
+        report_html,
+        "The self-contained HTML report of the run for the selection (what `reprdynamics "
+        "report` writes: fingerprints with phase changes, RQA, NNTF sweep, data map, notable "
+        "samples), as a download.",
+        methods=("GET", "POST"),
+        params=(
+            _RUN,
+            replace(_SAMPLES, description=f"{_SAMPLES.description} A report needs 2 ids."),
+        ),
+        response="text/html",
         computes=True,
     ),
     Endpoint(
