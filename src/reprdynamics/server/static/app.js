@@ -31,6 +31,8 @@ const store = new Store({
   k: 10,
   layer: null,
   neighbours: "exact",
+  fpRange: "data", // the heat map's colour range: "data" (off-diagonal min–max), "quantile", "fixed"
+  localAll: false, // the local view searches neighbours among all samples, not the selection
   a: 0,
   b: 0,
   focus: null,
@@ -190,6 +192,8 @@ function initialState({ name, info, labels }, hash = {}) {
     kind,
     k: hash.k && +hash.k >= 1 ? +hash.k : store.get("k"),
     layer,
+    fpRange: ["data", "quantile", "fixed"].includes(hash.range) ? hash.range : store.get("fpRange"),
+    localAll: hash.nb !== undefined ? hash.nb === "all" : store.get("localAll"),
     a: clamp(hash.a, first),
     b: clamp(hash.b, last),
     focus,
@@ -317,12 +321,12 @@ async function main() {
   const syncHash = debounce((s) => {
     const sel = s.selectionIsDefault ? "" : encodeSelection(s.selection);
     writeHash({
-      run: s.run, a: s.a, b: s.b, kind: s.kind, k: s.k, layer: s.layer,
-      measure: s.measure, color: s.color, focus: s.focus ?? "",
+      run: s.run, a: s.a, b: s.b, kind: s.kind, k: s.k, layer: s.layer, range: s.fpRange,
+      measure: s.measure, color: s.color, focus: s.focus ?? "", nb: s.localAll ? "all" : "",
       sel: sel.length && sel.length <= 1500 ? sel : "",
     });
   }, 100);
-  store.on(["run", "a", "b", "kind", "k", "layer", "measure", "color", "focus", "selection"], syncHash);
+  store.on(["run", "a", "b", "kind", "k", "layer", "fpRange", "measure", "color", "focus", "localAll", "selection"], syncHash);
 
   // Test and console hook: the state and the actions a user can take.
   window.__rd = {

@@ -50,7 +50,9 @@ export class Store {
   }
 }
 
-const HASH_KEYS = ["run", "a", "b", "kind", "k", "layer", "measure", "color", "focus", "sel"];
+// range: the heat map's colour range (data, quantile, fixed); nb: "all" when the local view
+// searches neighbours among all samples instead of the selection.
+const HASH_KEYS = ["run", "a", "b", "kind", "k", "layer", "range", "measure", "color", "focus", "nb", "sel"];
 
 /** Parse the URL hash (#run=x&a=1&b=5&kind=...) into plain strings. */
 export function readHash() {

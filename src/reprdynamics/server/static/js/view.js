@@ -23,6 +23,24 @@ export class View {
     this.controller = null;
     this.card.dataset.state = "idle";
     this.renders = 0;
+    // A card that loads when scrolled into view (data-lazy in index.html) holds a
+    // placeholder of its size until its first answer, note or error.
+    this.placeholder = null;
+    if (this.card.hasAttribute("data-lazy") && this.body) {
+      this.placeholder = el("div", { class: "placeholder", role: "status" },
+        el("span", { class: "spinner" }), el("span", { class: "text" }, "Loads when scrolled into view."));
+      this.body.classList.add("has-placeholder");
+      this.body.append(this.placeholder);
+    }
+  }
+
+  /** The view has shown something (an answer, a note or an error): drop the placeholder. */
+  settle() {
+    if (!this.placeholder) return;
+    this.placeholder.remove();
+    this.placeholder = null;
+    this.body.classList.remove("has-placeholder");
+    this.card.classList.add("settled");
   }
 
   /**
@@ -45,6 +63,7 @@ export class View {
       if (generation !== this.generation) return;
       this.clearStatus();
       await render(result);
+      this.settle();
       this.renders++;
       this.card.dataset.state = "ready";
       this.card.dataset.renders = String(this.renders);
@@ -67,6 +86,10 @@ export class View {
   }
 
   showProgress(progress) {
+    if (this.placeholder) {
+      this.placeholder.classList.add("loading");
+      this.placeholder.querySelector(".text").textContent = "Loading…";
+    }
     this.status.className = "status busy";
     this.status.replaceChildren();
     if (!progress) {
@@ -82,6 +105,7 @@ export class View {
   }
 
   showError(err) {
+    this.settle();
     this.card.dataset.state = "error";
     this.status.className = "status error";
     this.status.replaceChildren(
@@ -91,6 +115,7 @@ export class View {
   }
 
   showNote(text) {
+    this.settle();
     this.status.className = "status note";
     this.status.replaceChildren(text);
   }

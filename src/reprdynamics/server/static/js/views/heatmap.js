@@ -4,7 +4,8 @@
 
 import { getJSON, runPath, decodeCompact, toRows, encodeSelection } from "../api.js";
 import { View } from "../view.js";
-import { el, baseLayout, PLOT_CONFIG, INFERNO } from "../util.js";
+import { el, svg, baseLayout, PLOT_CONFIG, INFERNO, cssVar, fmt } from "../util.js";
+import { colourRange, docURL, fingerprintDefinition, RANGE_MODES } from "../explain.js";
 
 export const KIND_NAMES = {
   "neighbour-transition": "neighbour transition",
@@ -39,7 +40,27 @@ export function ticks(labels, max = 12) {
   return { tickvals: vals, ticktext: text };
 }
 
-export function heatmapTrace(fp, { colorbarTitle = "" } = {}) {
+/** Break `text` into lines of about `width` characters (Plotly hover and titles take <br>). */
+export function wrap(text, width = 64) {
+  const lines = [];
+  let line = "";
+  for (const word of String(text).split(" ")) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.join("<br>");
+}
+
+/**
+ * The heat map's trace. `range`: {zmin, zmax} of the colours (default: from 0 up to the
+ * data); `definition`: what D is, added to the hover under the value.
+ */
+export function heatmapTrace(fp, { colorbarTitle = "", range = null, definition = "" } = {}) {
   const m = fp.labels.length;
   const text = [];
   for (let j = 0; j < m; j++) {
@@ -54,9 +75,10 @@ export function heatmapTrace(fp, { colorbarTitle = "" } = {}) {
     y: [...Array(m).keys()],
     text,
     colorscale: INFERNO,
-    zmin: 0,
+    zmin: range ? range.zmin : 0,
+    ...(range ? { zmax: range.zmax } : {}),
     colorbar: { title: { text: colorbarTitle, side: "right" }, thickness: 12, outlinewidth: 0 },
-    hovertemplate: "%{text}<br>D = %{z:.4f}<extra></extra>",
+    hovertemplate: `%{text}<br>D = %{z:.4f}${definition ? `<br>${wrap(definition)}` : ""}<extra></extra>`,
     xgap: 0,
     ygap: 0,
   };
@@ -110,6 +132,12 @@ export async function fetchFingerprint(run, params, options) {
   return { ...res, flat, z: toRows(flat, res.matrix.shape) };
 }
 
+/** Colours of the marks drawn on the heat map: a bright line on a dark halo, so it stands
+ * out on every colour of the scale (inferno runs from black to pale yellow) in both themes. */
+export function markColours() {
+  return { line: cssVar("--mark") || "#00e5ff", halo: cssVar("--mark-halo") || "#000000" };
+}
+
 export class HeatmapView extends View {
   constructor(store, actions) {
     super("heatmap");
@@ -120,6 +148,10 @@ export class HeatmapView extends View {
     this.kInput = document.getElementById("fp-k");
     this.layerSelect = document.getElementById("fp-layer");
     this.searchSelect = document.getElementById("fp-neighbours");
+    this.rangeSelect = document.getElementById("fp-range");
+    this.legend = document.getElementById("fp-legend");
+    this.definition = document.getElementById("fp-definition");
+    this.rangeSelect.replaceChildren(...Object.entries(RANGE_MODES).map(([v, t]) => el("option", { value: v }, t)));
 
     this.kindSelect.addEventListener("change", () => store.set({ kind: this.kindSelect.value }));
     this.kInput.addEventListener("change", () => {
@@ -128,12 +160,13 @@ export class HeatmapView extends View {
     });
     this.layerSelect.addEventListener("change", () => store.set({ layer: this.layerSelect.value }));
     this.searchSelect.addEventListener("change", () => store.set({ neighbours: this.searchSelect.value }));
+    this.rangeSelect.addEventListener("change", () => store.set({ fpRange: this.rangeSelect.value }));
 
     store.on(["info"], (s) => this.fillControls(s));
-    store.on(["kind", "k", "layer", "neighbours"], (s) => this.syncControls(s));
+    store.on(["kind", "k", "layer", "neighbours", "fpRange"], (s) => this.syncControls(s));
     store.on(["info", "selection", "kind", "k", "layer", "neighbours"], (s) => this.reload(s));
     store.on(["a", "b"], (s) => this.highlight(s));
-    store.on(["theme"], (s) => s.fp && this.draw(s.fp));
+    store.on(["theme", "fpRange"], (s) => s.fp && this.draw(s.fp));
   }
 
   fillControls(s) {
@@ -149,9 +182,14 @@ export class HeatmapView extends View {
     this.kInput.value = String(s.k);
     if (s.layer) this.layerSelect.value = s.layer;
     this.searchSelect.value = s.neighbours || "exact";
+    this.rangeSelect.value = s.fpRange in RANGE_MODES ? s.fpRange : "data";
     this.kInput.disabled = !USES_K.has(s.kind);
     this.searchSelect.disabled = !USES_K.has(s.kind);
     this.layerSelect.disabled = !USES_LAYER.has(s.kind);
+    // What "fixed" means for this kind (bounded kinds: 0–1; others: 0 to the largest cell).
+    const bounds = fingerprintDefinition(s.kind, s.fp?.params).range;
+    this.rangeSelect.querySelector('option[value="fixed"]').textContent = bounds
+      ? `fixed (${bounds[0]}–${bounds[1]})` : "fixed (0 to the largest cell)";
   }
 
   reload(s) {
@@ -160,6 +198,7 @@ export class HeatmapView extends View {
       this.cancel();
       Plotly.purge(this.plot);
       this.store.set({ fp: null });
+      this.legend.replaceChildren();
       this.showNote("Select at least two samples to compute a fingerprint.");
       this.store.set({ primed: true });
       return;
@@ -196,11 +235,23 @@ export class HeatmapView extends View {
     loading.then(() => this.store.set({ primed: true }));
   }
 
+  /** The colour range the current range mode gives for `fp`. */
+  range(fp) {
+    const mode = this.store.state.fpRange in RANGE_MODES ? this.store.state.fpRange : "data";
+    return colourRange(fp.flat, fp.labels.length, mode, fp.kind, fp.params);
+  }
+
   draw(fp) {
-    const title = KIND_NAMES[fp.kind] || fp.kind;
+    const def = fingerprintDefinition(fp.kind, fp.params);
+    const range = this.range(fp);
+    fp.range = range;
     const layout = heatmapLayout(fp, { shapes: this.shapes(this.store.state, fp) });
-    this.describePhases(fp);
-    Plotly.react(this.plot, [heatmapTrace(fp, { colorbarTitle: title })], layout, PLOT_CONFIG);
+    this.describe(fp, def, range);
+    const trace = heatmapTrace(fp, { colorbarTitle: def.title, range, definition: def.definition });
+    Plotly.react(this.plot, [trace], layout, PLOT_CONFIG);
+    this.plot.dataset.zmin = String(range.zmin);
+    this.plot.dataset.zmax = String(range.zmax);
+    this.plot.dataset.range = range.mode;
     if (!this.bound) {
       this.bound = true;
       this.plot.on("plotly_click", (ev) => {
@@ -212,28 +263,61 @@ export class HeatmapView extends View {
 
   /** Lines between rows where the training changed phase (as the API detects them). */
   phaseLines(fp) {
+    const { line, halo } = markColours();
     const lines = [];
+    const end = fp.snapshots.length - 0.5;
     for (const change of fp.phase_changes || []) {
       const i = fp.snapshots.indexOf(change.snapshots?.[1]);
       if (i <= 0) continue;
       const at = i - 0.5;
-      const style = { color: "#7fdbff", width: 1, dash: "dash" };
-      const end = fp.snapshots.length - 0.5;
-      lines.push(
-        { type: "line", xref: "x", yref: "y", x0: at, x1: at, y0: -0.5, y1: end, line: style, layer: "above" },
-        { type: "line", xref: "x", yref: "y", x0: -0.5, x1: end, y0: at, y1: at, line: style, layer: "above" },
-      );
+      // A solid halo under a dashed bright line: visible on dark and light cells alike.
+      for (const style of [{ color: halo, width: 4.5 }, { color: line, width: 2, dash: "dash" }]) {
+        lines.push(
+          { type: "line", xref: "x", yref: "y", x0: at, x1: at, y0: -0.5, y1: end, line: style, layer: "above", name: "phase" },
+          { type: "line", xref: "x", yref: "y", x0: -0.5, x1: end, y0: at, y1: at, line: style, layer: "above", name: "phase" },
+        );
+      }
     }
     return lines;
   }
 
-  describePhases(fp) {
-    const hint = this.card.querySelector(".hint");
+  /** The caption (what D is, with a link to its definition) and the legend of the marks. */
+  describe(fp, def, range) {
+    const { line, halo } = markColours();
+    const sample = (dash, box = false) => {
+      const root = svg("svg", { width: 28, height: 14, viewBox: "0 0 28 14", class: "mark-sample", "aria-hidden": "true" });
+      if (box) {
+        root.append(
+          svg("rect", { x: 7, y: 1.5, width: 14, height: 11, fill: "none", stroke: halo, "stroke-width": 4 }),
+          svg("rect", { x: 7, y: 1.5, width: 14, height: 11, fill: "none", stroke: line, "stroke-width": 2, "stroke-dasharray": dash || null }),
+        );
+      } else {
+        root.append(
+          svg("line", { x1: 1, y1: 7, x2: 27, y2: 7, stroke: halo, "stroke-width": 4.5 }),
+          svg("line", { x1: 1, y1: 7, x2: 27, y2: 7, stroke: line, "stroke-width": 2, "stroke-dasharray": dash || null }),
+        );
+      }
+      return root;
+    };
     const changes = fp.phase_changes || [];
-    const base = "Click a cell to compare its two snapshots (x → a, y → b).";
-    hint.textContent = changes.length
-      ? `${base} Dashed: phase changes between ${changes.map((c) => c.between.join(" and ")).join("; ")}.`
-      : base;
+    const unit = fp.transition ? "transitions" : "snapshots";
+    const phaseText = changes.length
+      ? `phase change (Foote novelty) between ${unit} ${changes.map((c) => c.between.join(" and ")).join("; ")}`
+      : "phase changes: none detected";
+    this.definition.replaceChildren(
+      el("strong", {}, "D "), def.definition, " ",
+      el("a", { href: docURL(def.anchor), target: "_blank", rel: "noopener", class: "doc-ref" }, "definition"),
+    );
+    const item = (key, mark, ...text) => el("span", { class: "item", dataset: { mark: key } }, mark, ...text);
+    this.legend.replaceChildren(
+      item("phase", sample("5 3"), phaseText, " ",
+        el("a", { href: docURL("phase-changes"), target: "_blank", rel: "noopener", class: "doc-ref" }, "how")),
+      item("pair", sample(null, true), "cell (a, b): the pair the other views show"),
+      item("mirror", sample("2 2", true), "its mirror (b, a)"),
+      item("range", el("span", { class: "ramp", style: { background: `linear-gradient(90deg, ${INFERNO.map(([, c]) => c).join(",")})` } }),
+        `colours: ${range.text}, ${fmt(range.zmin, 3)}–${fmt(range.zmax, 3)}`),
+    );
+    if (!changes.length) this.legend.querySelector('[data-mark="phase"]').classList.add("muted");
   }
 
   /** Pick the pair of snapshots of cell (column i, row j). */
@@ -252,11 +336,12 @@ export class HeatmapView extends View {
     const j = fp.snapshots.indexOf(s.b);
     const phases = this.phaseLines(fp);
     if (i < 0 || j < 0) return phases;
-    const box = (x, y, dash) => ({
-      type: "rect", xref: "x", yref: "y", x0: x - 0.5, x1: x + 0.5, y0: y - 0.5, y1: y + 0.5,
-      line: { color: "#7fdbff", width: 2, dash },
-    });
-    return [...phases, ...(i === j ? [box(i, j, "solid")] : [box(i, j, "solid"), box(j, i, "dot")])];
+    const { line, halo } = markColours();
+    const box = (x, y, dash) => [
+      { type: "rect", xref: "x", yref: "y", x0: x - 0.5, x1: x + 0.5, y0: y - 0.5, y1: y + 0.5, line: { color: halo, width: 4 }, name: "halo" },
+      { type: "rect", xref: "x", yref: "y", x0: x - 0.5, x1: x + 0.5, y0: y - 0.5, y1: y + 0.5, line: { color: line, width: 2, dash }, name: dash === "solid" ? "pair" : "mirror" },
+    ];
+    return [...phases, ...(i === j ? box(i, j, "solid") : [...box(i, j, "solid"), ...box(j, i, "dot")])];
   }
 
   highlight(s) {

@@ -5,7 +5,7 @@
 import { getJSON, runPath } from "../api.js";
 import { View } from "../view.js";
 import { thumbURL, hasThumbs } from "../thumbs.js";
-import { el, svg, fmt, classColour } from "../util.js";
+import { el, svg, fmt, int, classColour, indexOfSorted } from "../util.js";
 
 const W = 420;
 const H = 360;
@@ -21,14 +21,43 @@ export class LocalView extends View {
     this.actions = actions;
     this.panels = document.getElementById("local-panels");
     this.title = document.getElementById("local-title");
+    this.scope = document.getElementById("local-scope");
+    this.allToggle = document.getElementById("local-all");
+    this.allToggle.addEventListener("change", () => store.set({ localAll: this.allToggle.checked }));
+    store.on(["info", "selection", "localAll"], (s) => this.syncToggle(s));
     // A new run clears the view; new snapshots of the same run keep the sample open.
     store.on(["run"], () => this.reset());
-    store.on(["focus", "a", "b", "k", "layer", "selection", "primed", "info"], (s) => this.reload(s));
+    store.on(["focus", "a", "b", "k", "layer", "selection", "primed", "info", "localAll"], (s) => this.reload(s));
+  }
+
+  /** The toggle "among all samples": checked when asked for, or when all are selected. */
+  syncToggle(s) {
+    if (!s.info) return;
+    const all = s.selection.length === s.info.n_samples;
+    this.allToggle.checked = all || Boolean(s.localAll);
+    this.allToggle.disabled = all;
+  }
+
+  /**
+   * Where the neighbours are searched: {samples (the selection) or null (all samples),
+   * text}. The sample itself is always a point of the search, selected or not.
+   */
+  searchScope(s) {
+    const n = s.selection.length;
+    const N = s.info.n_samples;
+    if (n === N) return { samples: null, text: `among all ${int(N)} samples` };
+    if (s.localAll) return { samples: null, text: `among all ${int(N)} samples (not only the ${int(n)} selected)` };
+    if (n < 2 || indexOfSorted(s.selection, s.focus) < 0) {
+      return { samples: null, text: `among all ${int(N)} samples: #${s.focus} is not in the selection` };
+    }
+    return { samples: s.selection, text: `among the ${int(n)} selected samples` };
   }
 
   reset() {
     this.cancel();
     this.title.textContent = "—";
+    this.scope.textContent = "";
+    delete this.scope.dataset.scope;
     this.panels.replaceChildren(el("p", { class: "empty" }, "Click a sample in the scatter (or double-click a thumbnail) to see its neighbours at a and b."));
   }
 
@@ -38,18 +67,20 @@ export class LocalView extends View {
       if (s.info) this.reset();
       return;
     }
-    const n = s.selection.length;
-    const params = { id: s.focus, a: s.a, b: s.b, k: Math.max(1, Math.min(s.k, n - 1)) };
+    const scope = this.searchScope(s);
+    const points = scope.samples ? scope.samples.length : s.info.n_samples;
+    const params = { id: s.focus, a: s.a, b: s.b, k: Math.max(1, Math.min(s.k, points - 1)) };
     if (s.layer) params.layer = s.layer;
-    const inSelection = s.selection.includes(s.focus);
-    if (n !== s.info.n_samples && inSelection && n >= 2) params.samples = s.selection;
+    if (scope.samples) params.samples = scope.samples;
     this.load(
       (signal, onProgress) => getJSON(runPath(s.run, "/local"), params, { signal, onProgress }),
       (res) => {
         this.render(s, res, params);
-        if (!inSelection && n !== s.info.n_samples) {
-          this.showNote(`#${s.focus} is not in the selection: neighbours among all samples.`);
-        }
+        const layer = res.layer || params.layer || s.info.output_layer;
+        this.scope.textContent = `k = ${res.a.neighbours.length} nearest ${scope.text}, by euclidean distance in ${layer}` +
+          ` (the same neighbours as the neighbour fingerprints).`;
+        this.scope.dataset.scope = scope.samples ? "selection" : "all";
+        if (params.k !== s.k) this.showNote(`k lowered to ${params.k}: the search has ${int(points)} samples.`);
       },
     );
   }

@@ -4,7 +4,7 @@
 import { View } from "../view.js";
 import { sampleTable } from "../data.js";
 import { sprite, hasThumbs } from "../thumbs.js";
-import { el, int, classColour, indexOfSorted } from "../util.js";
+import { el, int, fmt, classColour, indexOfSorted } from "../util.js";
 
 export const PAGE_SIZE = 200;
 const THUMB = 32;
@@ -32,6 +32,9 @@ export class PickerView extends View {
     this.grid = document.getElementById("thumb-grid");
     this.noThumbs = new Set(); // runs whose inputs are not images
     this.lastClicked = null;
+    // The last top-k pick, in rank order: {ids, values, measure, name, order, version}; the
+    // grid shows the selection in this order while the selection is still that pick.
+    this.ranked = null;
     this.fillMeasures(MEASURES.map(([v, t]) => [v, t]));
 
     const $ = (id) => document.getElementById(id);
@@ -108,17 +111,32 @@ export class PickerView extends View {
         const order_ = [];
         for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) order_.push(i);
         order_.sort((x, y) => (order === "asc" ? values[x] - values[y] : values[y] - values[x]) || ids[x] - ids[y]);
-        const picked = order_.slice(0, k).map((i) => ids[i]);
+        const top = order_.slice(0, k);
+        const picked = top.map((i) => ids[i]);
+        const name = MEASURES.find(([v]) => v === measure)?.[1].replace(/ \(.*\)$/, "") || measure.replace(/_/g, " ");
         this.actions.setSelection(picked);
-        this.showNote(`Selected the ${int(picked.length)} samples with the ${order === "asc" ? "lowest" : "highest"} ${measure.replace(/_/g, " ")}.`);
+        this.ranked = {
+          ids: Int32Array.from(picked), values: Float64Array.from(top, (i) => values[i]),
+          measure, name, order, version: this.store.get("selectionVersion"),
+        };
+        // The grid shows the pick, in rank order, from its first page.
+        document.getElementById("page-selected-only").checked = true;
+        this.page = 0;
+        this.showNote(`Selected the ${int(picked.length)} samples with the ${order === "asc" ? "lowest" : "highest"} ${name}, shown in rank order.`);
       },
     );
   }
 
   // ------------------------------------------------------------------ grid
+  /** The top-k pick in rank order, while the selection is still that pick. */
+  rankedPick() {
+    const r = this.ranked;
+    return r && r.version === this.store.state.selectionVersion ? r : null;
+  }
+
   universe() {
     const s = this.store.state;
-    if (document.getElementById("page-selected-only").checked) return s.selection;
+    if (document.getElementById("page-selected-only").checked) return this.rankedPick()?.ids || s.selection;
     return null; // all ids 0..N-1
   }
 
@@ -154,6 +172,12 @@ export class PickerView extends View {
       ? `default selection: ${int(s.selection.length)} samples spread over the run`
       : "";
 
+    const ranked = document.getElementById("page-selected-only").checked ? this.rankedPick() : null;
+    const caption = document.getElementById("grid-order");
+    caption.hidden = !ranked;
+    caption.textContent = ranked
+      ? `In rank order: ${ranked.order === "asc" ? "lowest" : "highest"} ${ranked.name} first (the number in a corner is the rank; hover for the value).`
+      : "";
     let checksum = 0;
     for (const id of ids) checksum = (checksum * 31 + id) | 0;
     const key = `${s.run}|${ids.length}|${checksum}`;
@@ -190,13 +214,16 @@ export class PickerView extends View {
     const s = this.store.state;
     const cells = [];
     const cell = 36; // CSS size of a cell's image
+    const ranked = document.getElementById("page-selected-only").checked ? this.rankedPick() : null;
+    const first = this.page * PAGE_SIZE;
     ids.forEach((id, i) => {
       const label = s.labels ? s.labels[id] : -1;
       const name = label >= 0 ? s.classNames[label] ?? String(label) : "?";
+      const rank = ranked ? first + i + 1 : null;
       const attrs = {
         class: sheet ? "thumb" : "thumb plain",
-        dataset: { id: String(id) },
-        title: `#${id} · ${name}`,
+        dataset: rank ? { id: String(id), rank: String(rank) } : { id: String(id) },
+        title: rank ? `#${id} · ${name} · rank ${rank} · ${ranked.name} ${fmt(ranked.values[first + i], 4)}` : `#${id} · ${name}`,
         style: { "--class": classColour(label) },
         role: "checkbox",
       };
@@ -210,6 +237,7 @@ export class PickerView extends View {
       } else {
         node.append(el("span", {}, String(id)));
       }
+      if (rank) node.append(el("b", { class: "rank" }, String(rank)));
       cells.push(node);
     });
     this.grid.replaceChildren(...cells);

@@ -18,6 +18,8 @@ export const MAX_TRAILS = 200;
 const AHEAD = 3;
 /** Milliseconds per snapshot at speed 1. */
 const STEP_MS = 900;
+/** Rows the server's PCA is fitted on at most (analysis.api.projection's max_fit_rows). */
+export const PROJECTION_FIT_ROWS = 20000;
 
 export class ProjectionView extends View {
   constructor(store, actions) {
@@ -30,6 +32,7 @@ export class ProjectionView extends View {
     this.trails = document.getElementById("proj-trails");
     this.speed = document.getElementById("proj-speed");
     this.colourSelect = document.getElementById("proj-color");
+    this.caption = document.getElementById("proj-caption");
     this.plot = new PointPlot(document.getElementById("projection-plot"), {
       name: "projection",
       onLasso: (indices) => indices.length && this.actions.setSelection(indices),
@@ -125,6 +128,7 @@ export class ProjectionView extends View {
         this.frames.clear();
         this.frames.set(meta.snapshots.length - 1, Promise.resolve(decodeFrame(last)));
         this.colour = colour;
+        this.describeFit(s, meta);
         this.slider.max = String(meta.snapshots.length - 1);
         const start = meta.snapshots.indexOf(s.b);
         await this.show(start >= 0 ? start : meta.snapshots.length - 1, { move: false });
@@ -144,13 +148,41 @@ export class ProjectionView extends View {
     await this.show(this.t, { move: false });
   }
 
+  /** The layer projected (the fingerprint's layer, else the run's output layer). */
+  layer() {
+    return this.store.state.layer || this.store.state.info.output_layer;
+  }
+
   titles() {
-    const evr = this.meta.evr.map((v) => `${(100 * v).toFixed(1)} %`);
-    const layer = this.store.state.layer || this.store.state.info.output_layer;
+    const evr = this.meta.evr.map((v) => `${(100 * v).toFixed(1)} % of variance`);
+    const layer = this.layer();
     return {
-      x: `PC 1${evr[0] ? ` (${evr[0]})` : ""} of ${layer}, PCA fitted on all snapshots`,
-      y: `PC 2${evr[1] ? ` (${evr[1]})` : ""}`,
+      x: `PC 1 of ${layer}${evr[0] ? ` (${evr[0]})` : ""} · one PCA fitted on all snapshots`,
+      y: `PC 2 of ${layer}${evr[1] ? ` (${evr[1]})` : ""}`,
     };
+  }
+
+  /**
+   * What the fit is, exactly (analysis/projection.py): one 2-D PCA of the layer, fitted
+   * once on the rows of every sample at every complete snapshot (mean over all rows, axes
+   * from a uniform random subsample of at most 20,000 of them), the same map applied to
+   * every snapshot; so positions are comparable across time.
+   */
+  describeFit(s, meta) {
+    const layer = this.layer();
+    const dim = s.info.layers?.[layer];
+    const N = s.info.n_samples;
+    const T = meta.snapshots.length;
+    const rows = N * T;
+    const fitted = rows > PROJECTION_FIT_ROWS
+      ? `axes from a uniform random ${int(PROJECTION_FIT_ROWS)} of those rows, mean over all of them`
+      : "axes and mean from all of them";
+    this.caption.textContent =
+      `PCA of layer ${layer}${dim ? ` (${dim} dimensions)` : ""} fitted on all snapshots: one 2-D PCA fitted once on ` +
+      `all ${int(N)} samples × ${int(T)} complete snapshots (${int(rows)} rows; ${fitted}), ` +
+      "the same map applied to every snapshot, so positions are comparable across time.";
+    this.caption.dataset.layer = layer;
+    this.caption.dataset.snapshots = String(T);
   }
 
   /** Show snapshot position t; `move`: animate the points from where they are. */

@@ -10,6 +10,7 @@ import { cropURLs, hasThumbs, thumbURL } from "../thumbs.js";
 import { PointPlot, mark } from "../points.js";
 import { colourChoices, colourFor } from "../columns.js";
 import { baseLayout, PLOT_CONFIG, classColour, CORRECTNESS, cssVar, finiteRange, fmt } from "../util.js";
+import { measureDefinition } from "../explain.js";
 
 /** Above this many points the scatter shows markers instead of thumbnails. */
 export const MAX_THUMBNAILS = 300;
@@ -20,13 +21,94 @@ const PREFETCH_MAX = 250000;
 const MAX_TEXT_LABELS = 60;
 /** Milliseconds the points take to move to their places at a new pair (a, b). */
 const MOVE_MS = 300;
-const MEASURE_TITLES = {
-  entropy: "entropy of the prediction",
-  confidence: "p(label)",
-  margin: "margin (logit of label − best other)",
-  loss: "cross-entropy loss",
-  correct: "correct",
-};
+/** Centres of two thumbnails at least this far apart (in thumbnail sides, either axis). */
+const SPREAD_STEP = 1.08;
+/** Rings of free places searched around a covered thumbnail's spot. */
+const SPREAD_RINGS = 16;
+
+/** Offsets of the places around a spot, ring by ring, nearest first (then by angle). */
+const OFFSETS = (() => {
+  const out = [];
+  for (let r = 1; r <= SPREAD_RINGS; r++) {
+    const ring = [];
+    for (let dx = -r; dx <= r; dx++) {
+      for (let dy = -r; dy <= r; dy++) {
+        if (Math.max(Math.abs(dx), Math.abs(dy)) === r) ring.push([dx, dy]);
+      }
+    }
+    ring.sort((p, q) => Math.hypot(...p) - Math.hypot(...q) || Math.atan2(p[1], p[0]) - Math.atan2(q[1], q[0]));
+    out.push(...ring);
+  }
+  return out;
+})();
+
+/**
+ * Spread thumbnails that would cover each other. `px`, `py`: positions in units of one
+ * thumbnail side on screen. In id order, each thumbnail keeps its exact spot when no
+ * thumbnail placed before covers it, else takes the nearest free place of a grid of
+ * SPREAD_STEP around its spot; so the layout is deterministic, no two thumbnails overlap,
+ * and only covered ones move (and no further than needed). A moved thumbnail stays inside
+ * `bounds` ({x: [lo, hi], y: [lo, hi]}, same units) when given. Returns the displayed
+ * positions (same units) and which points moved.
+ */
+export function spreadStacks(px, py, ids, bounds = null) {
+  const n = px.length;
+  const qx = Float64Array.from(px);
+  const qy = Float64Array.from(py);
+  const moved = new Uint8Array(n);
+  const cells = new Map(); // placed thumbnails by unit cell
+  const key = (cx, cy) => `${cx},${cy}`;
+  const inside = (x, y) => !bounds || (x >= bounds.x[0] + 0.5 && x <= bounds.x[1] - 0.5 && y >= bounds.y[0] + 0.5 && y <= bounds.y[1] - 0.5);
+  const free = (x, y) => {
+    const cx = Math.floor(x);
+    const cy = Math.floor(y);
+    for (let dx = -2; dx <= 2; dx++) {
+      for (let dy = -2; dy <= 2; dy++) {
+        for (const [u, v] of cells.get(key(cx + dx, cy + dy)) || []) {
+          if (Math.max(Math.abs(u - x), Math.abs(v - y)) < SPREAD_STEP - 0.08) return false;
+        }
+      }
+    }
+    return true;
+  };
+  const place = (i, x, y) => {
+    qx[i] = x;
+    qy[i] = y;
+    const k = key(Math.floor(x), Math.floor(y));
+    if (!cells.has(k)) cells.set(k, []);
+    cells.get(k).push([x, y]);
+  };
+  const order = [...Array(n).keys()].filter((i) => Number.isFinite(px[i]) && Number.isFinite(py[i]));
+  order.sort((i, j) => ids[i] - ids[j]);
+  for (const i of order) {
+    if (free(px[i], py[i])) {
+      place(i, px[i], py[i]);
+      continue;
+    }
+    const spot = OFFSETS.find(([dx, dy]) => {
+      const x = px[i] + dx * SPREAD_STEP;
+      const y = py[i] + dy * SPREAD_STEP;
+      return inside(x, y) && free(x, y);
+    });
+    if (!spot) {
+      place(i, px[i], py[i]); // nothing free nearby: it stays, covered
+      continue;
+    }
+    place(i, px[i] + spot[0] * SPREAD_STEP, py[i] + spot[1] * SPREAD_STEP);
+    moved[i] = 1;
+  }
+  return { x: qx, y: qy, moved, count: moved.reduce((a, m) => a + m, 0) };
+}
+
+/** `promise`, or an AbortError as soon as `signal` aborts (the promise itself goes on). */
+function abortable(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new DOMException("aborted", "AbortError"));
+  return new Promise((resolve, reject) => {
+    signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")), { once: true });
+    promise.then(resolve, reject);
+  });
+}
 
 export class ScatterView extends View {
   constructor(store, actions) {
@@ -74,7 +156,9 @@ export class ScatterView extends View {
       hit = selectionParam(s.run, s.selection, s.info.n_samples).then(async (samples) => {
         const params = { name, snapshot: t };
         if (samples) params.samples = samples;
-        const res = await getBinary(runPath(s.run, "/measure.bin"), params, { signal });
+        // No signal: the answer is cached for every later load (and the prefetch), so a
+        // load that is dropped must not abort it for the one that replaced it.
+        const res = await getBinary(runPath(s.run, "/measure.bin"), params);
         return { ids: s.selection, values: res.array };
       });
       this.cache.set(key, hit);
@@ -82,7 +166,7 @@ export class ScatterView extends View {
       const room = 4 * (s.info.n_snapshots || 0) + 16;
       while (this.cache.size > room) this.cache.delete(this.cache.keys().next().value);
     }
-    return hit;
+    return abortable(hit, signal);
   }
 
   /** Plotly (thumbnails, or ids as text) for small selections, WebGL points otherwise. */
@@ -192,8 +276,10 @@ export class ScatterView extends View {
     const s = this.store.state;
     const id = d.ids[i];
     const label = s.labels ? s.labels[id] : -1;
+    const unit = measureDefinition(d.measure, s.info.kind).unit;
+    const u = unit ? ` ${unit}` : "";
     const lines = [`#${id} · ${label >= 0 ? s.classNames[label] ?? label : "?"}`,
-      `a: ${fmt(d.xa.values[i], 4)}`, `b: ${fmt(d.yb.values[i], 4)}`];
+      `${d.measure} at a: ${fmt(d.xa.values[i], 4)}${u}`, `${d.measure} at b: ${fmt(d.yb.values[i], 4)}${u}`];
     if (d.column?.kind === "continuous") lines.push(`${d.column.title}: ${fmt(d.column.values[i])}`);
     return lines;
   }
@@ -235,7 +321,7 @@ export class ScatterView extends View {
       const e = s.info.epochs?.[t];
       return e === null || e === undefined ? `#${t}` : `epoch ${e}`;
     };
-    const title = MEASURE_TITLES[measure] || measure;
+    const title = measureDefinition(measure, s.info.kind).title;
     const moving = previous?.webgl && previous.ids === data.ids && previous.measure === measure;
     await this.points.draw(
       {
@@ -293,6 +379,8 @@ export class ScatterView extends View {
       return e === null || e === undefined ? `#${t}` : `epoch ${e}`;
     };
     const withThumbs = Boolean(thumbs);
+    const def = measureDefinition(measure, s.info.kind);
+    const unit = def.unit ? ` ${def.unit}` : "";
     const main = {
       type: n > 2000 ? "scattergl" : "scatter",
       mode: "markers",
@@ -302,17 +390,28 @@ export class ScatterView extends View {
       text,
       name: "selection",
       showlegend: false,
-      hovertemplate: `%{text}<br>a: %{x:.4f}<br>b: %{y:.4f}<extra></extra>`,
+      hovertemplate: `%{text}<br>${measure} at a: %{x:.4f}${unit}<br>${measure} at b: %{y:.4f}${unit}<extra></extra>`,
+      // With thumbnails the frames (trace 1) are drawn where the thumbnails are; this
+      // trace marks the exact spot of the thumbnails spread out of a stack (placeImages).
       marker: withThumbs
-        ? { symbol: "square-open", size: THUMB_PX + 4, color: colours, line: { width: 2, color: colours } }
+        ? { symbol: "circle", size: 6, color: colours, opacity: 0, line: { width: 1, color: cssVar("--bg") } }
         : { size: n > 2000 ? 5 : 8, color: colours, opacity: 0.85, line: { width: 0.5, color: cssVar("--bg") } },
     };
+    const traces = [main];
+    if (withThumbs) {
+      traces.push({
+        type: "scatter", mode: "markers", x: [...x], y: [...y], customdata: Array.from(ids),
+        text: Array.from(ids, (id, i) => `${text[i]}<br>${measure} at a: ${fmt(x[i], 4)}${unit}<br>${measure} at b: ${fmt(y[i], 4)}${unit}`),
+        name: "thumbnails", showlegend: false, hovertemplate: "%{text}<extra></extra>",
+        marker: { symbol: "square-open", size: THUMB_PX + 4, color: colours, line: { width: 2, color: colours } },
+      });
+    }
     if (!withThumbs && !hasThumbs(s.info) && n <= 60) {
       main.mode = "markers+text";
       main.text = Array.from(ids, String);
       main.textposition = "top center";
       main.textfont = { size: 10, color: cssVar("--muted") };
-      main.hovertemplate = `#%{text}<br>a: %{x:.4f}<br>b: %{y:.4f}<extra></extra>`;
+      main.hovertemplate = `#%{text}<br>${measure} at a: %{x:.4f}${unit}<br>${measure} at b: %{y:.4f}${unit}<extra></extra>`;
     }
     const legend = [...groups.entries()].map(([key, colour]) => ({
       type: "scatter",
@@ -330,7 +429,7 @@ export class ScatterView extends View {
     const pad = (hi - lo || 1) * 0.06;
     const range = [lo - pad, hi + pad];
     const muted = cssVar("--muted");
-    const title = MEASURE_TITLES[measure] || measure;
+    const title = measureDefinition(measure, s.info.kind).title;
     const layout = baseLayout({
       margin: { l: 60, r: 8, t: 10, b: 50 },
       xaxis: { title: { text: `${title} at a (${epoch(s.a)})` }, range },
@@ -341,13 +440,14 @@ export class ScatterView extends View {
       hovermode: "closest",
       images: [],
     });
-    const drawn = Plotly.react(this.plot, [main, ...legend], layout, PLOT_CONFIG).then(() =>
+    data.diagonal = layout.shapes[0];
+    const drawn = Plotly.react(this.plot, [...traces, ...legend], layout, PLOT_CONFIG).then(() =>
       withThumbs ? this.placeImages(data) : null,
     );
     if (!this.bound) {
       this.bound = true;
       this.plot.on("plotly_click", (ev) => {
-        const p = ev.points?.find((q) => q.curveNumber === 0);
+        const p = ev.points?.find((q) => q.curveNumber === 0 || q.data?.name === "thumbnails");
         if (p) this.actions.focus(p.customdata);
       });
       // Thumbnails keep their size on screen when zooming: recompute their data size.
@@ -360,7 +460,7 @@ export class ScatterView extends View {
     return drawn;
   }
 
-  placeImages(data) {
+  async placeImages(data) {
     const full = this.plot._fullLayout;
     if (!full) return;
     const { xa, yb, thumbs } = data;
@@ -368,15 +468,37 @@ export class ScatterView extends View {
     const yr = full.yaxis.range;
     const sx = (Math.abs(xr[1] - xr[0]) / full.xaxis._length) * THUMB_PX;
     const sy = (Math.abs(yr[1] - yr[0]) / full.yaxis._length) * THUMB_PX;
+    // Thumbnails that would cover each other are spread around their spot (in screen
+    // units, so zooming in brings them back to their exact places); a line joins each
+    // moved one to its spot, which a dot marks.
+    const n = xa.ids.length;
+    const px = Float64Array.from(xa.values, (v) => v / sx);
+    const py = Float64Array.from(yb.values, (v) => v / sy);
+    const bounds = { x: [Math.min(...xr) / sx, Math.max(...xr) / sx], y: [Math.min(...yr) / sy, Math.max(...yr) / sy] };
+    const spread = spreadStacks(px, py, xa.ids, bounds);
+    const at = { x: Array.from(spread.x, (v) => v * sx), y: Array.from(spread.y, (v) => v * sy) };
     const images = [];
-    for (let i = 0; i < xa.ids.length; i++) {
+    const leaders = [];
+    const muted = cssVar("--muted");
+    for (let i = 0; i < n; i++) {
       const src = thumbs.get(xa.ids[i]);
       if (!src || !Number.isFinite(xa.values[i]) || !Number.isFinite(yb.values[i])) continue;
       images.push({
-        source: src, xref: "x", yref: "y", x: xa.values[i], y: yb.values[i],
+        source: src, xref: "x", yref: "y", x: at.x[i], y: at.y[i],
         sizex: sx, sizey: sy, xanchor: "center", yanchor: "middle", sizing: "stretch", layer: "below",
       });
+      if (spread.moved[i]) {
+        leaders.push({
+          type: "line", xref: "x", yref: "y", x0: xa.values[i], y0: yb.values[i], x1: at.x[i], y1: at.y[i],
+          line: { color: muted, width: 1 }, layer: "below", name: "leader",
+        });
+      }
     }
-    return Plotly.relayout(this.plot, { images });
+    this.card.dataset.spread = String(spread.count);
+    this.spread = { ids: Array.from(xa.ids), x: at.x, y: at.y, moved: Array.from(spread.moved), sx, sy };
+    const opacity = Array.from(spread.moved, (m) => (m ? 1 : 0));
+    await Plotly.restyle(this.plot, { x: [at.x], y: [at.y] }, [1]);
+    await Plotly.restyle(this.plot, { "marker.opacity": [opacity] }, [0]);
+    return Plotly.relayout(this.plot, { images, shapes: [data.diagonal, ...leaders] });
   }
 }
