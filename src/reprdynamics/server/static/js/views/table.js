@@ -1,13 +1,17 @@
-// View 7: the per-sample table (sortable, filterable, CSV) and the cartography data map
-// (variability × confidence, coloured by correctness) whose box/lasso sets the selection.
+// View 7: the per-sample table (sortable, filterable, grouped by label, CSV and Parquet of
+// what it shows) and the cartography data map (variability × confidence, Swayamdipta et
+// al. 2020: regions, marginals, flipped labels) whose box/lasso sets the selection.
 
-import { runPath } from "../api.js";
+import { runPath, selectionParam } from "../api.js";
 import { View } from "../view.js";
 import { PointPlot, mark } from "../points.js";
 import { columnValues, colourFor, fillColourSelect } from "../columns.js";
 import { thumbURL, hasThumbs } from "../thumbs.js";
 import { sampleTable, whenVisible } from "../data.js";
-import { el, fmt, int, indexOfSorted, classColour } from "../util.js";
+import { el, fmt, int, indexOfSorted, classColour, idSet } from "../util.js";
+import { describeColumn } from "./definitions.js";
+import { CartographyLayers, REGION_NAMES, regionOf } from "./cartography.js";
+import { toCSV, download, fileName, fetchFile } from "./export.js";
 
 const ROWS_PER_PAGE = 50;
 const INTEGER_COLUMNS = new Set(["id", "label", "prediction", "forgetting_events", "first_learned", "never_learned"]);
@@ -16,28 +20,100 @@ const INTEGER_COLUMNS = new Set(["id", "label", "prediction", "forgetting_events
  * A filter predicate from the text typed under a column header:
  * "<0.5", ">=2", "=3", "1..3" (inclusive), a plain number (equality), or text (substring).
  */
-export function parseFilter(text, display) {
+export function parseFilter(text, display, { float32 = false } = {}) {
   const t = text.trim();
+  // A float32 column holds 0.9 as 0.899999976: compare with the typed number as float32
+  // too, so "<0.9" leaves out the samples shown as 0.9.
+  const num = (x) => (float32 ? Math.fround(Number(x)) : Number(x));
   if (!t) return null;
   let m = /^(<=|>=|<|>|=|==|!=)\s*(-?[\d.]+(?:e-?\d+)?)$/i.exec(t);
   if (m) {
-    const v = Number(m[2]);
+    const v = num(m[2]);
     const op = m[1];
     return (x) => op === "<" ? x < v : op === "<=" ? x <= v : op === ">" ? x > v : op === ">=" ? x >= v : op === "!=" ? x !== v : x === v;
   }
   m = /^(-?[\d.]+(?:e-?\d+)?)\s*\.\.\s*(-?[\d.]+(?:e-?\d+)?)$/i.exec(t);
   if (m) {
-    const lo = Number(m[1]);
-    const hi = Number(m[2]);
+    const lo = num(m[1]);
+    const hi = num(m[2]);
     return (x) => x >= lo && x <= hi;
   }
   if (/^-?[\d.]+(?:e-?\d+)?$/i.test(t)) {
-    const v = Number(t);
+    const v = num(t);
     return (x) => x === v;
   }
   const needle = t.toLowerCase();
   return (x, i) => display(i).toLowerCase().includes(needle);
 }
+
+/** Rows `0..n-1` of `data` whose columns pass every filter typed (see `parseFilter`). */
+export function filterRows(data, n, filters, display, keep = null) {
+  const predicates = Object.entries(filters)
+    .map(([c, text]) => [c, data[c] ? parseFilter(text || "", (r) => display(c, r), { float32: data[c] instanceof Float32Array }) : null])
+    .filter(([, p]) => p);
+  const rows = [];
+  for (let r = 0; r < n; r++) {
+    if ((!keep || keep(r)) && predicates.every(([c, p]) => p(data[c][r], r))) rows.push(r);
+  }
+  return rows;
+}
+
+/** Sort row indices by `values` (NaN last, ties by row), in place. */
+export function sortRows(rows, values, descending) {
+  const sign = descending ? -1 : 1;
+  return rows.sort((p, q) => {
+    const x = values[p];
+    const y = values[q];
+    if (Number.isNaN(x)) return Number.isNaN(y) ? p - q : 1;
+    if (Number.isNaN(y)) return -1;
+    return sign * (x - y) || p - q;
+  });
+}
+
+// Columns that name a class or a sample: a group's mean of them means nothing.
+const NOT_AVERAGED = new Set(["id", "label", "prediction", "clean_labels"]);
+
+/**
+ * The per-label groups of `rows`: {columns: ["label", "n", ...means], data, n}. A mean
+ * leaves out NaN (unknown labels) and, for `first_learned`, the -1 of samples not correct
+ * at the end.
+ */
+export function groupByLabel(table, rows) {
+  const { columns, data } = table;
+  const measures = columns.filter((c) => !NOT_AVERAGED.has(c));
+  const labels = data.label;
+  const index = new Map();
+  for (const r of rows) {
+    const l = labels[r];
+    if (!index.has(l)) index.set(l, index.size);
+  }
+  const keys = [...index.keys()].sort((a, b) => a - b);
+  const order = new Map(keys.map((l, g) => [l, g]));
+  const m = keys.length;
+  const sums = measures.map(() => new Float64Array(m));
+  const counts = measures.map(() => new Float64Array(m));
+  const size = new Int32Array(m);
+  for (const r of rows) {
+    const g = order.get(labels[r]);
+    size[g]++;
+    measures.forEach((c, j) => {
+      const v = data[c][r];
+      if (Number.isNaN(v) || (c === "first_learned" && v < 0)) return;
+      sums[j][g] += v;
+      counts[j][g]++;
+    });
+  }
+  const out = { label: Int32Array.from(keys), n: size };
+  measures.forEach((c, j) => {
+    out[c] = Float64Array.from(sums[j], (s, g) => (counts[j][g] ? s / counts[j][g] : NaN));
+  });
+  return { columns: ["label", "n", ...measures], data: out, n: m };
+}
+
+// Frozen while the table scrolls sideways: the id, the thumbnail and the label (widths in
+// px, so each one's sticky offset is the sum of those before it).
+const FROZEN_WIDTH = { id: 58, thumb: 40, label: 92 };
+const THUMB_SIZE = 32;
 
 export class TableView extends View {
   constructor(store, actions) {
@@ -49,11 +125,16 @@ export class TableView extends View {
     this.filters = {};
     this.page = 0;
     this.rows = null; // Int32Array of row indices after filter + sort
+    this.grouped = false;
+    this.selectedOnly = false;
+    this.wrap = this.tableNode.closest(".table-wrap");
     document.getElementById("table-prev").addEventListener("click", () => this.goto(this.page - 1));
     document.getElementById("table-next").addEventListener("click", () => this.goto(this.page + 1));
     document.getElementById("table-select").addEventListener("click", () => {
-      if (this.rows && this.table) this.actions.setSelection(Array.from(this.rows, (r) => this.table.data.id[r]));
+      const ids = this.shownIds();
+      if (ids) this.actions.setSelection(ids);
     });
+    this.buildControls();
     this.visible = false;
     whenVisible(this.card, () => {
       this.visible = true;
@@ -68,10 +149,55 @@ export class TableView extends View {
         this.sort = { column: null, descending: false };
         this.page = 0;
       }
-      document.getElementById("table-csv").href = s.run ? runPath(s.run, "/samples.csv") : "#";
+      this.csvLink.href = s.run ? runPath(s.run, "/samples.csv") : "#";
+      this.parquetButton.hidden = !(s.info?.exports || []).includes("parquet");
       if (this.visible) this.reload(s);
     });
-    store.on(["selection", "focus"], () => this.table && this.renderBody());
+    store.on(["selection", "focus"], () => {
+      if (!this.table) return;
+      if (this.selectedOnly) this.apply();
+      else this.renderBody();
+    });
+  }
+
+  /** The controls this view adds to its card: selected only, group by label, Parquet. */
+  buildControls() {
+    const controls = this.card.querySelector("header .controls");
+    this.csvLink = document.getElementById("table-csv");
+    this.csvLink.title = "Download the shown rows and columns as CSV, in the shown order, every page "
+      + "(the link itself is the run's whole table, as the server writes it)";
+    this.csvLink.addEventListener("click", (e) => {
+      if (!this.table) return;
+      e.preventDefault();
+      this.downloadCSV();
+    });
+    const check = (id, text, title, onchange) => {
+      const input = el("input", { type: "checkbox", id, onchange: (e) => onchange(e.target.checked) });
+      return el("label", { class: "check", title }, input, ` ${text}`);
+    };
+    this.parquetButton = el("button", {
+      type: "button", id: "table-parquet", hidden: true,
+      title: "Download the shown rows and columns as Parquet, written by the server (rows in id order)",
+      onclick: () => this.downloadParquet(),
+    }, "Parquet");
+    controls.prepend(
+      check("table-selected-only", "selected only", "Show only the samples of the dashboard's selection", (on) => {
+        this.selectedOnly = on;
+        this.page = 0;
+        this.apply();
+      }),
+      check("table-group", "group by label", "One row per label: how many samples are shown, and the mean of each measure over them", (on) => {
+        this.grouped = on;
+        this.page = 0;
+        if (this.table) {
+          this.renderHead();
+          this.apply();
+        }
+      }),
+    );
+    controls.append(this.parquetButton);
+    this.exportNote = el("span", { class: "note table-export-note", "aria-live": "polite" });
+    controls.append(this.exportNote);
   }
 
   reload(s) {
@@ -103,65 +229,119 @@ export class TableView extends View {
     );
   }
 
-  display(column, r) {
+  /** What is shown: {columns, data, rows} of the samples, or of the groups when grouped. */
+  shown() {
+    if (!this.table || !this.rows) return null;
+    if (this.grouped) return { columns: this.groups.columns, data: this.groups.data, rows: this.rows };
+    return { columns: this.table.columns, data: this.table.data, rows: this.rows };
+  }
+
+  /** Sample ids of the shown rows (of every page; all samples of the shown groups). */
+  shownIds() {
+    if (!this.table || !this.sampleRows) return null;
+    return Array.from(this.sampleRows, (r) => this.table.data.id[r]);
+  }
+
+  display(column, r, data = this.table.data, grouped = false) {
     const s = this.store.state;
-    const v = this.table.data[column][r];
-    if ((column === "label" || column === "prediction") && v >= 0) return s.classNames[v] ?? String(v);
-    if (column === "never_learned") return v ? "yes" : "";
-    return INTEGER_COLUMNS.has(column) ? (v < 0 ? "–" : String(v)) : fmt(v, 3);
+    const v = data[column][r];
+    if ((column === "label" || column === "prediction" || column === "clean_labels") && v >= 0) return s.classNames[v] ?? String(v);
+    if (column === "n") return int(v);
+    if (grouped && column !== "label") return fmt(v, 3);
+    if (column === "never_learned" || column === "label_flipped") return v ? "yes" : "";
+    return INTEGER_COLUMNS.has(column) || column === "clean_labels" ? (v < 0 ? "–" : String(v)) : fmt(v, 3);
+  }
+
+  /** The shown columns, with the thumbnail after the id for image runs. */
+  layout() {
+    const columns = this.grouped ? ["label", "n", ...this.table.columns.filter((c) => !NOT_AVERAGED.has(c))] : this.table.columns;
+    const thumbs = !this.grouped && hasThumbs(this.store.state.info);
+    const out = [];
+    for (const c of columns) {
+      out.push(c);
+      if (c === "id" && thumbs) out.push("thumb");
+    }
+    let left = 0;
+    const frozen = {};
+    for (const c of out) {
+      if (!(c in FROZEN_WIDTH)) break;
+      frozen[c] = left;
+      left += FROZEN_WIDTH[c];
+    }
+    return { cells: out, frozen };
+  }
+
+  /** Attributes that freeze a cell of column `c` (sticky at its offset) or none. */
+  frozenStyle(c, frozen) {
+    if (!(c in frozen)) return {};
+    const w = `${FROZEN_WIDTH[c]}px`;
+    return { class: "frozen", style: { left: `${frozen[c]}px`, width: w, minWidth: w, maxWidth: w } };
+  }
+
+  headerText(c) {
+    const arrow = this.sort.column === c ? (this.sort.descending ? " ▼" : " ▲") : "";
+    return (this.grouped && c !== "label" && c !== "n" ? `mean ${c}` : c).replace(/_/g, " ") + arrow;
   }
 
   renderHead() {
-    const { columns } = this.table;
-    const head = el("tr", {}, ...columns.map((c) => {
-      const arrow = this.sort.column === c ? (this.sort.descending ? " ▼" : " ▲") : "";
-      return el("th", { dataset: { column: c }, class: "sortable", title: "click to sort", onclick: () => this.sortBy(c) }, c.replace(/_/g, " ") + arrow);
+    const { cells, frozen } = this.layout();
+    this.cells = cells;
+    this.frozen = frozen;
+    const s = this.store.state;
+    const context = { k: this.table.k, layer: s.info?.defaults?.layer || s.info?.output_layer, mean: this.grouped };
+    const head = el("tr", {}, ...cells.map((c) => {
+      const f = this.frozenStyle(c, frozen);
+      if (c === "thumb") return el("th", { ...f, class: "frozen thumb", dataset: { column: c }, title: "the sample's input" }, "");
+      const definition = describeColumn(c, { ...context, mean: this.grouped && c !== "label" && c !== "n" });
+      return el("th", {
+        ...f, class: `sortable ${f.class || ""}`.trim(), dataset: { column: c },
+        title: `${definition ? `${definition}\n\n` : ""}click to sort`, onclick: () => this.sortBy(c),
+      }, this.headerText(c));
     }));
-    const filters = el("tr", { class: "filters" }, ...columns.map((c) =>
-      el("th", {}, el("input", {
+    const filterable = new Set(this.table.columns);
+    const filters = el("tr", { class: "filters" }, ...cells.map((c) => {
+      const f = this.frozenStyle(c, frozen);
+      if (!filterable.has(c)) return el("th", f);
+      return el("th", f, el("input", {
         type: "text", value: this.filters[c] || "", placeholder: "filter", "aria-label": `filter ${c}`, dataset: { column: c },
         oninput: (e) => {
           this.filters[c] = e.target.value;
           this.page = 0;
           this.apply();
         },
-      }))));
+      }));
+    }));
     this.thead = el("thead", {}, head, filters);
     this.tbody = el("tbody", {});
     this.tableNode.replaceChildren(this.thead, this.tbody);
+    this.tableNode.classList.toggle("grouped", this.grouped);
   }
 
   sortBy(column) {
     if (this.sort.column === column) this.sort.descending = !this.sort.descending;
     else this.sort = { column, descending: false };
-    for (const th of this.thead.querySelectorAll("th.sortable")) {
-      const c = th.dataset.column;
-      th.textContent = c.replace(/_/g, " ") + (this.sort.column === c ? (this.sort.descending ? " ▼" : " ▲") : "");
-    }
+    for (const th of this.thead.querySelectorAll("th.sortable")) th.textContent = this.headerText(th.dataset.column);
     this.apply();
   }
 
   apply() {
     const { data, n } = this.table;
-    const predicates = Object.entries(this.filters)
-      .map(([c, text]) => [c, parseFilter(text, (r) => this.display(c, r))])
-      .filter(([, p]) => p);
-    const rows = [];
-    for (let r = 0; r < n; r++) {
-      if (predicates.every(([c, p]) => p(data[c][r], r))) rows.push(r);
+    const s = this.store.state;
+    const selection = s.selection;
+    const keep = this.selectedOnly ? (r) => indexOfSorted(selection, data.id[r]) >= 0 : null;
+    const rows = filterRows(data, n, this.filters, (c, r) => this.display(c, r), keep);
+    if (this.grouped) {
+      this.sampleRows = Int32Array.from(rows);
+      this.groups = groupByLabel(this.table, rows);
+      const order = Array.from({ length: this.groups.n }, (_, g) => g);
+      const column = this.groups.data[this.sort.column] ? this.sort.column : "label";
+      sortRows(order, this.groups.data[column], column === this.sort.column && this.sort.descending);
+      this.rows = Int32Array.from(order);
+    } else {
+      if (this.sort.column && data[this.sort.column]) sortRows(rows, data[this.sort.column], this.sort.descending);
+      this.rows = Int32Array.from(rows);
+      this.sampleRows = this.rows;
     }
-    if (this.sort.column) {
-      const v = data[this.sort.column];
-      const sign = this.sort.descending ? -1 : 1;
-      rows.sort((p, q) => {
-        const x = v[p];
-        const y = v[q];
-        if (Number.isNaN(x)) return Number.isNaN(y) ? p - q : 1;
-        if (Number.isNaN(y)) return -1;
-        return sign * (x - y) || p - q;
-      });
-    }
-    this.rows = Int32Array.from(rows);
     this.renderBody();
   }
 
@@ -178,29 +358,100 @@ export class TableView extends View {
     this.page = Math.min(Math.max(0, this.page), pages - 1);
     const start = this.page * ROWS_PER_PAGE;
     const end = Math.min(total, start + ROWS_PER_PAGE);
-    const { columns, data } = this.table;
     const trs = [];
-    for (let i = start; i < end; i++) {
-      const r = this.rows[i];
-      const id = data.id[r];
-      const cls = [indexOfSorted(s.selection, id) >= 0 ? "sel" : "", id === s.focus ? "focus" : ""].join(" ").trim();
-      trs.push(el("tr", { class: cls || null, dataset: { id: String(id) } }, ...columns.map((c) => {
-        const td = el("td", { class: c === "label" || c === "prediction" ? "" : "num" }, this.display(c, r));
-        if (c === "label") td.prepend(el("span", { class: "swatch", style: { background: classColour(data[c][r]) } }));
-        return td;
-      })));
+    if (this.grouped) {
+      const { data } = this.groups;
+      for (let i = start; i < end; i++) {
+        const g = this.rows[i];
+        trs.push(el("tr", { class: "group", dataset: { label: String(data.label[g]) }, title: `click to select these ${int(data.n[g])} samples` },
+          ...this.cells.map((c) => this.cell(c, g, data))));
+      }
+    } else {
+      const { data } = this.table;
+      for (let i = start; i < end; i++) {
+        const r = this.rows[i];
+        const id = data.id[r];
+        const cls = [indexOfSorted(s.selection, id) >= 0 ? "sel" : "", id === s.focus ? "focus" : ""].join(" ").trim();
+        trs.push(el("tr", { class: cls || null, dataset: { id: String(id) } }, ...this.cells.map((c) => this.cell(c, r, data, id))));
+      }
     }
     this.tbody.replaceChildren(...trs);
     this.tbody.onclick = (e) => {
-      const tr = e.target.closest("tr[data-id]");
-      if (tr) this.actions.focus(+tr.dataset.id);
+      const tr = e.target.closest("tr");
+      if (tr?.dataset.id) this.actions.focus(+tr.dataset.id);
+      else if (tr?.dataset.label !== undefined) this.selectGroup(+tr.dataset.label);
     };
+    const n = this.table.n;
+    const narrowed = this.sampleRows.length < n;
+    const what = this.grouped ? `groups of ${int(this.sampleRows.length)} samples` : "rows";
     document.getElementById("table-info").textContent = total
-      ? `${int(start + 1)}–${int(end)} of ${int(total)} rows${total < this.table.n ? ` (filtered from ${int(this.table.n)})` : ""}`
+      ? `${int(start + 1)}–${int(end)} of ${int(total)} ${what}${narrowed ? ` (filtered from ${int(n)})` : ""}`
       : "no rows match";
-    document.getElementById("table-select").textContent = `Select ${total < this.table.n ? "filtered" : "all"} (${int(total)})`;
+    document.getElementById("table-select").textContent = `Select ${narrowed ? "filtered" : "all"} (${int(this.sampleRows.length)})`;
     document.getElementById("table-prev").disabled = this.page === 0;
     document.getElementById("table-next").disabled = this.page >= pages - 1;
+    this.parquetButton.disabled = this.grouped;
+    if (this.grouped) this.parquetButton.title = "Parquet holds per-sample rows: switch off group by label (the CSV holds the groups)";
+  }
+
+  cell(c, r, data, id) {
+    const f = this.frozenStyle(c, this.frozen);
+    if (c === "thumb") {
+      return el("td", { ...f, class: "frozen thumb" }, el("img", {
+        src: thumbURL(this.store.state.run, id, THUMB_SIZE), width: "28", height: "28", loading: "lazy", alt: `sample ${id}`,
+      }));
+    }
+    const text = this.display(c, r, data, data === this.groups?.data);
+    const td = el("td", { ...f, class: `${c === "label" || c === "prediction" ? "" : "num"} ${f.class || ""}`.trim() || null }, text);
+    if (c === "label") td.prepend(el("span", { class: "swatch", style: { background: classColour(data[c][r]) } }));
+    return td;
+  }
+
+  /** Select the shown samples of one label (a click on its group row). */
+  selectGroup(label) {
+    const { data } = this.table;
+    this.actions.setSelection(Array.from(this.sampleRows).filter((r) => data.label[r] === label).map((r) => data.id[r]));
+  }
+
+  /** The columns a download holds: the shown ones, without the thumbnail. */
+  exportColumns() {
+    return this.cells.filter((c) => c !== "thumb");
+  }
+
+  downloadCSV() {
+    const shown = this.shown();
+    if (!shown) return;
+    const columns = this.exportColumns();
+    const s = this.store.state;
+    const name = fileName(s.run, this.grouped ? "groups-by-label" : "samples") + ".csv";
+    const text = toCSV(columns, shown.data, shown.rows);
+    this.lastExport = { name, text, columns, rows: shown.rows.length };
+    download(name, text);
+    this.exportNote.textContent = `${int(shown.rows.length)} rows × ${columns.length} columns`;
+  }
+
+  async downloadParquet() {
+    if (!this.table || this.grouped) return;
+    const s = this.store.state;
+    const ids = idSet(this.shownIds());
+    const columns = this.exportColumns();
+    this.exportNote.textContent = "Parquet: preparing…";
+    try {
+      const params = { columns: columns.join(","), k: this.table.k };
+      const samples = await selectionParam(s.run, ids, s.info.n_samples);
+      if (samples) params.samples = samples;
+      const blob = await fetchFile(runPath(s.run, "/samples.parquet"), params, {
+        onProgress: (p) => {
+          if (p) this.exportNote.textContent = `Parquet: ${p.what || "computing"}${p.total ? ` (${p.done}/${p.total})` : ""}`;
+        },
+      });
+      const name = `${fileName(s.run, "samples")}.parquet`;
+      this.lastExport = { name, columns, rows: ids.length, bytes: blob.size };
+      download(name, blob, "application/vnd.apache.parquet");
+      this.exportNote.textContent = `${int(ids.length)} rows × ${columns.length} columns (Parquet, id order)`;
+    } catch (err) {
+      this.exportNote.textContent = `Parquet failed: ${err.message}`;
+    }
   }
 }
 
@@ -212,13 +463,31 @@ export class DataMapView extends View {
     this.visible = false;
     this.colourSelect = document.getElementById("dm-color");
     this.colourSelect.addEventListener("change", () => store.set({ pointColor: this.colourSelect.value }));
-    this.plot = new PointPlot(document.getElementById("datamap"), {
+    const host = document.getElementById("datamap");
+    // Marginal histograms above (variability) and to the right (confidence) of the map.
+    const frame = el("div", { class: "dm-frame" }, el("div", { class: "dm-top" }), el("div", { class: "dm-corner" }));
+    host.replaceWith(frame);
+    frame.append(host, el("div", { class: "dm-right" }));
+    this.summary = el("div", { class: "dm-summary", "aria-live": "polite" });
+    this.lassoNote = el("span", { class: "note dm-lasso-note", "aria-live": "polite" });
+    frame.after(this.summary);
+    this.flippedToggle = el("input", { type: "checkbox", id: "dm-flipped", checked: true });
+    this.flippedControl = el("label", { class: "check", hidden: true, title: "Ring the samples whose label the run records as flipped (its label_flipped extra)" },
+      this.flippedToggle, " flipped labels ○");
+    this.flippedToggle.addEventListener("change", () => {
+      this.layers.showFlipped = this.flippedToggle.checked;
+      this.layers.redraw();
+    });
+    this.card.querySelector("header .controls").append(this.flippedControl, this.lassoNote);
+    this.plot = new PointPlot(host, {
       name: "datamap",
       onLasso: (indices) => this.select(indices),
       onClick: (i) => this.ids && this.actions.focus(this.ids[i]),
       hoverText: (i) => this.hoverText(i),
       thumbURL: (i) => (this.ids && hasThumbs(this.store.state.info) ? thumbURL(this.store.state.run, this.ids[i]) : null),
     });
+    this.layers = new CartographyLayers(this.plot, frame);
+    this.plot.ready.then(() => this.watchPlot());
     whenVisible(this.card, () => {
       this.visible = true;
       this.reload(this.store.state);
@@ -234,9 +503,59 @@ export class DataMapView extends View {
     store.on(["selection"], (s) => this.highlight(s));
   }
 
+  /**
+   * Follow the WebGL plot: redraw the layers when its view moves, and notice a lasso or box
+   * that caught nothing (the library then only deselects, or says nothing at all).
+   */
+  watchPlot() {
+    const sp = this.plot.sp;
+    if (!sp) return;
+    let frame = 0;
+    sp.subscribe("view", () => {
+      if (frame) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        this.layers.redraw();
+      });
+    });
+    sp.subscribe("lassoStart", () => {
+      this.lasso = { caught: false, deselected: false };
+    });
+    sp.subscribe("deselect", () => {
+      if (this.lasso) this.lasso.deselected = true;
+    });
+    sp.subscribe("lassoEnd", () => {
+      const lasso = this.lasso;
+      this.lasso = null;
+      // Without a select event the lasso caught nothing, or exactly the points already
+      // outlined (then nothing changes either way).
+      if (!lasso || lasso.caught || !(lasso.deselected || !this.plot.highlight)) return;
+      this.plot.lassoing = false;
+      this.plot.applyHighlight();
+      this.sayCaught(0);
+    });
+  }
+
   select(indices) {
-    if (!this.ids || !indices.length) return;
+    if (this.lasso) this.lasso.caught = indices.length > 0;
+    if (!this.ids) return;
+    this.sayCaught(indices.length);
+    if (!indices.length) {
+      this.plot.applyHighlight();
+      return;
+    }
     this.actions.setSelection(indices.map((i) => this.ids[i]));
+  }
+
+  /** "0 selected": what the last lasso or box caught (nothing caught changes nothing). */
+  sayCaught(n) {
+    const kept = this.store.state.selection.length;
+    this.lassoNote.textContent = n ? `${int(n)} selected` : `0 selected — the selection is unchanged (${int(kept)} samples)`;
+    this.lassoNote.dataset.count = String(n);
+    clearTimeout(this.noteTimer);
+    this.noteTimer = setTimeout(() => {
+      this.lassoNote.textContent = "";
+    }, 6000);
   }
 
   hoverText(i) {
@@ -245,6 +564,10 @@ export class DataMapView extends View {
     const label = s.labels ? s.labels[id] : -1;
     const lines = [`#${id} · ${label >= 0 ? s.classNames[label] ?? label : "?"}`,
       `variability ${fmt(this.x[i])}`, `confidence ${fmt(this.y[i])}`];
+    const rule = s.info?.cartography;
+    const region = rule ? regionOf(this.x[i], this.y[i], rule) : null;
+    if (region) lines.push(region);
+    if (this.flipped?.[i]) lines.push("label flipped");
     if (this.colour?.kind === "continuous") lines.push(`${this.colour.title} ${fmt(this.colour.values[i])}`);
     return lines;
   }
@@ -256,29 +579,37 @@ export class DataMapView extends View {
       return;
     }
     const colourKey = this.colourSelect.value || "label";
+    const hasFlipped = (s.info.extras || []).includes("label_flipped");
+    this.flippedControl.hidden = !hasFlipped;
     this.load(
       async (signal, onProgress) => {
         const n = s.info.n_samples;
         const ids = Int32Array.from({ length: n }, (_, i) => i);
-        const [x, y, colour] = await Promise.all([
+        const [x, y, colour, flipped] = await Promise.all([
           columnValues(s, "variability", null, { signal, onProgress }),
           columnValues(s, "confidence", null, { signal }),
           colourFor(s, colourKey, ids, { signal }),
+          hasFlipped ? columnValues(s, "label_flipped", null, { signal }) : null,
         ]);
-        return { ids, x, y, colour };
+        return { ids, x, y, colour, flipped };
       },
-      async ({ ids, x, y, colour }) => {
+      async ({ ids, x, y, colour, flipped }) => {
         this.ids = ids;
         this.x = x;
         this.y = y;
         this.colour = colour;
+        this.flipped = flipped ? Uint8Array.from(flipped, (v) => (v > 0 ? 1 : 0)) : null;
+        this.rule = s.info.cartography || null;
         let hi = 0;
         for (let i = 0; i < x.length; i++) if (Number.isFinite(x[i]) && x[i] > hi) hi = x[i];
+        if (this.rule) hi = Math.max(hi, this.rule.variability_threshold * 1.1);
         await this.plot.draw({
           x, y, colour,
           domain: { x: [0, (hi || 0.5) * 1.04], y: [-0.02, 1.02] },
           titles: { x: "variability", y: "confidence" },
         });
+        this.regions = this.rule ? Array.from(ids, (_, i) => regionOf(x[i], y[i], this.rule)) : null;
+        this.layers.set({ x, y, rule: this.rule, flipped: this.flipped });
         this.highlight(this.store.state);
         mark("datamapDrawn");
       },
@@ -288,6 +619,47 @@ export class DataMapView extends View {
   highlight(s) {
     if (!this.ids) return;
     // Sample ids are the positions here (every sample is drawn, in id order).
-    this.plot.setHighlight(s.selection.length < this.ids.length ? s.selection : null);
+    const partial = s.selection.length < this.ids.length;
+    this.plot.setHighlight(partial ? s.selection : null);
+    let selected = null;
+    if (partial) {
+      selected = new Uint8Array(this.ids.length);
+      for (const id of s.selection) selected[id] = 1;
+    }
+    this.layers.set({ selected });
+    this.renderSummary(selected);
+  }
+
+  /** Per region: how many samples, how many of them flipped and selected; a button selects them. */
+  renderSummary(selected) {
+    if (!this.rule) {
+      this.summary.replaceChildren(el("span", { class: "note" }, "The server states no cartography regions for this run."));
+      return;
+    }
+    const stats = Object.fromEntries(REGION_NAMES.map((r) => [r, { n: 0, flipped: 0, selected: 0 }]));
+    for (let i = 0; i < this.ids.length; i++) {
+      const r = this.regions[i];
+      if (!r) continue;
+      stats[r].n++;
+      if (this.flipped?.[i]) stats[r].flipped++;
+      if (selected?.[i]) stats[r].selected++;
+    }
+    const { variability_threshold: v, confidence_threshold: c } = this.rule;
+    const rules = {
+      "easy-to-learn": `variability < ${v}, confidence ≥ ${c}`,
+      ambiguous: `variability ≥ ${v}`,
+      "hard-to-learn": `variability < ${v}, confidence < ${c}`,
+    };
+    this.summary.replaceChildren(...REGION_NAMES.map((name) => {
+      const st = stats[name];
+      const parts = [`${int(st.n)}`];
+      if (this.flipped) parts.push(`${int(st.flipped)} flipped (${st.n ? ((100 * st.flipped) / st.n).toFixed(1) : "0"} %)`);
+      if (selected) parts.push(`${int(st.selected)} selected`);
+      return el("button", {
+        type: "button", class: "ghost dm-region", dataset: { region: name, n: String(st.n), flipped: String(st.flipped), selected: String(st.selected) },
+        title: `${name}: ${rules[name]} (Swayamdipta et al. 2020). Click to select its ${int(st.n)} samples.`,
+        onclick: () => this.actions.setSelection(this.ids.filter((_, i) => this.regions[i] === name)),
+      }, el("span", { class: `dm-swatch dm-${name}` }), el("strong", {}, name), ` ${parts.join(" · ")}`);
+    }));
   }
 }
