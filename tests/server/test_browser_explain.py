@@ -341,11 +341,31 @@ def test_top_k_by_a_measure_is_shown_in_rank_order(browse: Browse, sample_server
         assert page.locator("#grid-order").is_visible()
         word = "lowest" if order == "asc" else "highest"
         assert f"{word} AUM first" in page.locator("#grid-order").inner_text()
-    # Another selection: the grid goes back to id order.
+    # Clicking a thumbnail of the pick deselects it and keeps the order on screen.
+    third = page.locator('#thumb-grid .thumb[data-rank="3"]')
+    third.click()
+    browse.idle()
+    assert browse.state("s.selection.length") == 49
+    assert third.get_attribute("aria-checked") == "false"
+    grid = page.locator("#thumb-grid .thumb").evaluate_all("ns => ns.map(n => +n.dataset.id)")
+    assert grid == ranked
+
+    def in_id_order() -> list[int]:
+        return page.locator("#thumb-grid .thumb").evaluate_all(
+            "ns => ns.map(n => n.dataset.rank ? -1 : +n.dataset.id)"
+        )
+
+    # The caption's button, or another selection, brings the grid back to id order.
+    page.locator("#grid-id-order").click()
+    browse.idle()
+    assert in_id_order() == list(range(200))
+    assert not page.locator("#grid-order").is_visible()
+    page.locator("#pick-top").click()
+    browse.idle()
+    assert page.locator("#grid-order").is_visible()
     page.select_option("#pick-class", "2")
     browse.idle()
-    shown = page.locator("#thumb-grid .thumb").evaluate_all("ns => ns.map(n => +n.dataset.id)")
-    assert shown == sorted(shown) and shown
+    assert in_id_order() == list(range(200))
     assert not page.locator("#grid-order").is_visible()
 
 

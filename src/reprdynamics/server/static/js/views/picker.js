@@ -119,8 +119,8 @@ export class PickerView extends View {
           ids: Int32Array.from(picked), values: Float64Array.from(top, (i) => values[i]),
           measure, name, order, version: this.store.get("selectionVersion"),
         };
-        // The grid shows the pick, in rank order, from its first page.
-        document.getElementById("page-selected-only").checked = true;
+        // The grid shows the pick, in rank order, from its first page (until the selection
+        // is changed other than by clicking its thumbnails).
         this.page = 0;
         this.showNote(`Selected the ${int(picked.length)} samples with the ${order === "asc" ? "lowest" : "highest"} ${name}, shown in rank order.`);
       },
@@ -136,7 +136,9 @@ export class PickerView extends View {
 
   universe() {
     const s = this.store.state;
-    if (document.getElementById("page-selected-only").checked) return this.rankedPick()?.ids || s.selection;
+    const ranked = this.rankedPick();
+    if (ranked) return ranked.ids;
+    if (document.getElementById("page-selected-only").checked) return s.selection;
     return null; // all ids 0..N-1
   }
 
@@ -172,12 +174,22 @@ export class PickerView extends View {
       ? `default selection: ${int(s.selection.length)} samples spread over the run`
       : "";
 
-    const ranked = document.getElementById("page-selected-only").checked ? this.rankedPick() : null;
+    const ranked = this.rankedPick();
     const caption = document.getElementById("grid-order");
     caption.hidden = !ranked;
-    caption.textContent = ranked
-      ? `In rank order: ${ranked.order === "asc" ? "lowest" : "highest"} ${ranked.name} first (the number in a corner is the rank; hover for the value).`
-      : "";
+    caption.replaceChildren();
+    if (ranked) {
+      const back = el("button", { type: "button", class: "ghost", id: "grid-id-order" }, "show all in id order");
+      back.addEventListener("click", () => {
+        this.ranked = null;
+        this.goto(0);
+      });
+      caption.append(
+        `The pick in rank order: ${ranked.order === "asc" ? "lowest" : "highest"} ${ranked.name} first ` +
+          "(the number in a corner is the rank; hover for the value). ",
+        back,
+      );
+    }
     let checksum = 0;
     for (const id of ids) checksum = (checksum * 31 + id) | 0;
     const key = `${s.run}|${ids.length}|${checksum}`;
@@ -214,7 +226,7 @@ export class PickerView extends View {
     const s = this.store.state;
     const cells = [];
     const cell = 36; // CSS size of a cell's image
-    const ranked = document.getElementById("page-selected-only").checked ? this.rankedPick() : null;
+    const ranked = this.rankedPick();
     const first = this.page * PAGE_SIZE;
     ids.forEach((id, i) => {
       const label = s.labels ? s.labels[id] : -1;
@@ -277,6 +289,9 @@ export class PickerView extends View {
     } else if (on) set.add(id);
     else set.delete(id);
     this.lastClicked = id;
+    const ranked = this.rankedPick();
     this.actions.setSelection([...set]);
+    // Clicking thumbnails of a ranked pick keeps its order on screen.
+    if (ranked) ranked.version = this.store.get("selectionVersion");
   }
 }

@@ -460,7 +460,7 @@ export class ScatterView extends View {
     return drawn;
   }
 
-  async placeImages(data) {
+  placeImages(data) {
     const full = this.plot._fullLayout;
     if (!full) return;
     const { xa, yb, thumbs } = data;
@@ -497,8 +497,9 @@ export class ScatterView extends View {
     this.card.dataset.spread = String(spread.count);
     this.spread = { ids: Array.from(xa.ids), x: at.x, y: at.y, moved: Array.from(spread.moved), sx, sy };
     const opacity = Array.from(spread.moved, (m) => (m ? 1 : 0));
-    await Plotly.restyle(this.plot, { x: [at.x], y: [at.y] }, [1]);
-    await Plotly.restyle(this.plot, { "marker.opacity": [opacity] }, [0]);
-    return Plotly.relayout(this.plot, { images, shapes: [data.diagonal, ...leaders] });
+    // The images first (at once, as a zoom expects), then the frames and the spots.
+    return Plotly.relayout(this.plot, { images, shapes: [data.diagonal, ...leaders] })
+      .then(() => Plotly.restyle(this.plot, { x: [at.x], y: [at.y] }, [1]))
+      .then(() => Plotly.restyle(this.plot, { "marker.opacity": [opacity] }, [0]));
   }
 }
