@@ -151,3 +151,20 @@ def test_compare_samples_refusals(
     response = done(client, f"/api/compare/samples?{query}")
     assert response.status_code == status, response.text
     assert response.json()["parameter"] == parameter
+
+
+def test_rows_cut_the_whole_table_without_changing_a_number(client: TestClient) -> None:
+    whole = list(csv.reader(io.StringIO(done(client, "/api/runs/a/samples.csv?k=3&layer=h").text)))
+    cut = done(client, "/api/runs/a/samples.csv?k=3&layer=h&rows=2,9-11")
+    rows = list(csv.reader(io.StringIO(cut.text)))
+    assert rows[0] == whole[0]
+    assert rows[1:] == [whole[1 + i] for i in (2, 9, 10, 11)]  # neighbour stability too
+    among = list(
+        csv.reader(
+            io.StringIO(done(client, "/api/runs/a/samples.csv?k=3&layer=h&samples=2,9-11").text)
+        )
+    )
+    column = whole[0].index("neighbour_stability")
+    assert [r[column] for r in among[1:]] != [r[column] for r in rows[1:]]
+    outside = done(client, "/api/runs/a/samples.csv?k=0&samples=0-9&rows=12")
+    assert outside.status_code == 400 and outside.json()["parameter"] == "rows"

@@ -651,6 +651,16 @@ class SampleTable:
     def __len__(self) -> int:
         return int(self.ids.size)
 
+    def take(self, positions: Any) -> SampleTable:
+        """The rows at ``positions`` (indices into :attr:`ids`), in that order."""
+        rows = np.asarray(positions, dtype=np.int64)
+        return SampleTable(
+            ids=self.ids[rows],
+            dynamics=self.dynamics.take(rows),
+            snapshots=self.snapshots,
+            extras={name: values[rows] for name, values in self.extras.items()},
+        )
+
     def all_columns(self) -> list[str]:
         """``id``, the measures, then the run's extras: every column, in CSV order."""
         return ["id", *self.columns(), *self.extras]

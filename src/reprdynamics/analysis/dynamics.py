@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import IO, Any, Literal, Self
 
 import numpy as np
@@ -420,6 +420,19 @@ class SampleDynamics:
     aum: NDArray[np.float64] | None = None
     first_learned: NDArray[np.int64] | None = None
     neighbour_stability: NDArray[np.float64] | None = None
+
+    def take(self, positions: ArrayLike) -> SampleDynamics:
+        """The table of the samples at ``positions`` (row indices), in that order."""
+        rows = np.asarray(positions, dtype=np.int64)
+        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= self.n_samples)):
+            expected = f"a 1-D array of row indices in [0, {self.n_samples})"
+            raise invalid_parameter("positions", "SampleDynamics.take", expected, _describe(rows))
+        changes: dict[str, Any] = {"n_samples": int(rows.size)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                changes[f.name] = value[..., rows]  # (N,) columns and the (T, N) entropy
+        return replace(self, **changes)
 
     @property
     def known_label(self) -> NDArray[np.bool_]:

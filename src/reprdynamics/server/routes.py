@@ -395,6 +395,7 @@ async def samples_csv(request: Request) -> Response:
 
     def render(table: Any) -> Response:
         columns = tables.selected_columns(params, table.all_columns())
+        table = tables.selected_rows(params, table, ws.open(name).n_samples)
         return Response(
             tables.table_csv(table, columns),
             media_type="text/csv; charset=utf-8",
@@ -412,6 +413,7 @@ async def samples_parquet(request: Request) -> Response:
 
     def render(table: Any) -> Response:
         columns = tables.selected_columns(params, table.all_columns())
+        table = tables.selected_rows(params, table, ws.open(name).n_samples)
         return Response(
             tables.table_parquet(table, columns),
             media_type="application/vnd.apache.parquet",
@@ -618,6 +620,15 @@ _SAMPLES = P(
     "ids in all (ids repeated by overlapping ranges count each time), refused with 400 as "
     f"soon as it names more; at most {MAX_SELECTION_CHARS:,} characters. A POST body may "
     "give a list of at most N ints instead.",
+    pattern=SELECTION_PATTERN,
+    max_length=MAX_SELECTION_CHARS,
+    ids=True,
+)
+_ROWS = P(
+    "rows",
+    description="Only these rows of the table, in id order: a selection as `samples` "
+    "(ids, ranges or a token), each among the samples `samples` selects. The table is "
+    "computed over `samples`, so neighbour stability stays what the whole table shows.",
     pattern=SELECTION_PATTERN,
     max_length=MAX_SELECTION_CHARS,
     ids=True,
@@ -844,7 +855,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         samples_csv,
         "The per-sample table as a CSV download (the run's extras included), or only `columns`.",
         methods=("GET", "POST"),
-        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _COLUMNS),
+        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _ROWS, _COLUMNS),
         response="text/csv",
         computes=True,
     ),
@@ -855,7 +866,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "and booleans typed, null where the CSV is empty. Needs pyarrow on the server "
         "(422 otherwise; the run overview's `exports` lists 'parquet' when it is there).",
         methods=("GET", "POST"),
-        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _COLUMNS),
+        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _ROWS, _COLUMNS),
         response="application/vnd.apache.parquet",
         computes=True,
     ),

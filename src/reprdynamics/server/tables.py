@@ -50,6 +50,24 @@ def selected_columns(params: Params, available: list[str]) -> list[str]:
     return names
 
 
+def selected_rows(params: Params, table: api.SampleTable, n_samples: int) -> api.SampleTable:
+    """The rows the ``rows`` parameter names (a selection of sample ids, each in the
+    table), in id order; absent means every row. The table is computed over ``samples``
+    (neighbour stability among them), so ``rows`` cuts the rows a view shows out of the
+    table it shows, without changing a number."""
+    ids = params.selection("rows", n_samples)
+    if ids is None:
+        return table
+    positions = np.searchsorted(table.ids, ids)
+    inside = positions < table.ids.size
+    if not inside.all() or not np.array_equal(table.ids[positions], ids):
+        missing = ids[~inside] if not inside.all() else ids[table.ids[positions] != ids]
+        raise bad_parameter(
+            "rows", "ids of the table's samples (those 'samples' selects)", int(missing[0])
+        )
+    return table.take(positions)
+
+
 def table_csv(table: api.SampleTable, columns: list[str]) -> str:
     out = io.StringIO()
     table.to_csv(out, columns=columns)

@@ -17,6 +17,7 @@ import { TransitionsView, RQAView } from "./js/views/transitions.js";
 import { TableView, DataMapView } from "./js/views/table.js";
 import { ProjectionView } from "./js/views/projection.js";
 import { CompareView } from "./js/views/compare.js";
+import { installExportButton } from "./js/export.js";
 
 const store = new Store({
   runs: [],
@@ -317,6 +318,7 @@ async function main() {
   }
   store.on(["info", "selection"], describeSelection);
   bindSelectionTools(views);
+  installExportButton(store);
 
   const syncHash = debounce((s) => {
     const sel = s.selectionIsDefault ? "" : encodeSelection(s.selection);

@@ -438,8 +438,10 @@ export class TableView extends View {
     this.exportNote.textContent = "Parquet: preparing…";
     try {
       const params = { columns: columns.join(","), k: this.table.k };
-      const samples = await selectionParam(s.run, ids, s.info.n_samples);
-      if (samples) params.samples = samples;
+      // The table is the whole run's (neighbour stability among all samples): `rows` cuts
+      // the shown rows out of it, where `samples` would recompute it among them.
+      const rows = await selectionParam(s.run, ids, s.info.n_samples);
+      if (rows) params.rows = rows;
       const blob = await fetchFile(runPath(s.run, "/samples.parquet"), params, {
         onProgress: (p) => {
           if (p) this.exportNote.textContent = `Parquet: ${p.what || "computing"}${p.total ? ` (${p.done}/${p.total})` : ""}`;
