@@ -211,10 +211,8 @@ def test_export_button_downloads_the_endpoints_report(
     ids = np.flatnonzero(labels == 3)
     page.evaluate("(ids) => window.__rd.select(ids)", ids.tolist())
     browse.idle()
-    # The lead wires it in app.js; here the module is installed as app.js will.
-    page.evaluate(
-        "() => import('/static/js/export.js').then(m => m.installExportButton(window.__rd.store))"
-    )
+    # app.js installs it in the top bar, once.
+    assert page.locator("#export-report").count() == 1
     button = page.locator("header #export-report")
     assert button.inner_text() == "Export report"
     with page.expect_download(timeout=120_000) as info:
@@ -245,9 +243,6 @@ def test_export_button_shows_the_servers_error(browse: Browse, sample_server: Se
     page.evaluate("() => window.__rd.select([7])")
     browse.idle()
     browse.allowed_errors.append("400")  # the browser logs the failed request itself
-    page.evaluate(
-        "() => import('/static/js/export.js').then(m => m.installExportButton(window.__rd.store))"
-    )
     page.locator("#export-report").click()
     page.wait_for_function(
         "() => document.getElementById('export-report').dataset.state === 'error'"
