@@ -78,6 +78,7 @@ function describeSelection(state) {
     text += " (all)";
   }
   node.textContent = text;
+  node.title = text; // the bar may cut it short
   node.dataset.count = String(n);
 }
 
