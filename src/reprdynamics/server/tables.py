@@ -21,17 +21,11 @@ from reprdynamics.server.arrays import ApiError, Params, bad_parameter
 from reprdynamics.server.impl import Computation, Workspace
 
 __all__ = [
-    "exports",
     "prepare_compare_samples",
     "selected_columns",
     "table_csv",
     "table_parquet",
 ]
-
-
-def exports() -> list[str]:
-    """The download formats of the per-sample table: CSV, and Parquet with pyarrow."""
-    return ["csv", "parquet"] if importlib.util.find_spec("pyarrow") else ["csv"]
 
 
 def selected_columns(params: Params, available: list[str]) -> list[str]:
