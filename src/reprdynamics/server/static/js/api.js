@@ -158,6 +158,40 @@ export async function getJSON(path, params = {}, { signal, onProgress } = {}) {
   }
 }
 
+/**
+ * GET a file the server computes (a download: the report, a Parquet table); poll while it
+ * answers 202 and wait while it answers 503 with Retry-After. Returns {blob, headers}.
+ * @param {{signal?: AbortSignal, onProgress?: function}} options
+ */
+export async function getFile(path, params = {}, { signal, onProgress } = {}) {
+  const target = url(path, params);
+  let delay = 150;
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(target, { signal });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
+    }
+    if (response.status === 202) {
+      onProgress?.(await response.json());
+      await sleep(delay, signal);
+      delay = Math.min(delay * 1.5, 1000);
+      continue;
+    }
+    const busy = busyWait(response);
+    if (busy !== null) {
+      onProgress?.({ what: "the server is busy; waiting for a free worker" });
+      await sleep(busy, signal);
+      continue;
+    }
+    if (!response.ok) throw await errorOf(response);
+    onProgress?.(null);
+    return { blob: await response.blob(), headers: response.headers };
+  }
+}
+
 /** Fetch a binary resource (sprites); returns {blob, headers}. */
 export async function getBlob(path, params = {}, { signal } = {}) {
   let response;

@@ -6,25 +6,12 @@
 // top bar; its label shows the progress while the report is computed, and a message
 // beside it says what went wrong, if anything (never an alert, never the console).
 
-import { ApiError, runPath, selectionParam, url } from "./api.js";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import { getFile, runPath, selectionParam } from "./api.js";
 
 /** The file name of a Content-Disposition header, or the fallback. */
 export function attachmentName(header, fallback) {
   const match = /filename="([^"]+)"/.exec(header || "");
   return match ? match[1] : fallback;
-}
-
-async function errorOf(response) {
-  let message = `${response.status} ${response.statusText}`;
-  try {
-    const body = await response.json();
-    if (body && body.error) message = body.error;
-  } catch {
-    /* not JSON: keep the status line */
-  }
-  return new ApiError(message, response.status);
 }
 
 /**
@@ -34,32 +21,9 @@ async function errorOf(response) {
  */
 export async function fetchReport(run, ids, nSamples, { onProgress } = {}) {
   const samples = ids ? await selectionParam(run, ids, nSamples) : null;
-  const target = url(runPath(run, "/report.html"), { samples });
-  let delay = 150;
-  for (;;) {
-    let response;
-    try {
-      response = await fetch(target);
-    } catch (err) {
-      throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
-    }
-    if (response.status === 202) {
-      onProgress?.(await response.json());
-      await sleep(delay);
-      delay = Math.min(delay * 1.5, 1000);
-      continue;
-    }
-    if (response.status === 503) {
-      const seconds = Number(response.headers.get("Retry-After")) || 5;
-      onProgress?.({ what: "the server is busy; waiting for a free worker" });
-      await sleep(Math.min(seconds, 30) * 1000);
-      continue;
-    }
-    if (!response.ok) throw await errorOf(response);
-    const fallback = `${String(run).replace(/[^A-Za-z0-9._-]/g, "_")}-report.html`;
-    const filename = attachmentName(response.headers.get("Content-Disposition"), fallback);
-    return { blob: await response.blob(), filename };
-  }
+  const { blob, headers } = await getFile(runPath(run, "/report.html"), { samples }, { onProgress });
+  const fallback = `${String(run).replace(/[^A-Za-z0-9._-]/g, "_")}-report.html`;
+  return { blob, filename: attachmentName(headers.get("Content-Disposition"), fallback) };
 }
 
 /** Save a blob as a download named `filename`. */

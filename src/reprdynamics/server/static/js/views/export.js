@@ -2,7 +2,7 @@
 // columns (in the shown order), and files the server writes (Parquet), fetched with the
 // 202 polling of the computed endpoints.
 
-import { url, ApiError } from "../api.js";
+import { getFile } from "../api.js";
 
 /**
  * A number as CSV text: the shortest decimal that reads back as the same float32 for
@@ -60,46 +60,10 @@ export function download(name, content, type = "text/csv") {
   }, 1000);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * GET a file the server computes (it may answer 202 with progress first, or 503 with
  * Retry-After while its queue is full); resolves to the Blob.
  */
 export async function fetchFile(path, params, { onProgress } = {}) {
-  const target = url(path, params);
-  let delay = 150;
-  for (;;) {
-    let response;
-    try {
-      response = await fetch(target);
-    } catch (err) {
-      throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
-    }
-    if (response.status === 202) {
-      onProgress?.(await response.json());
-      await sleep(delay);
-      delay = Math.min(delay * 1.5, 1000);
-      continue;
-    }
-    if (response.status === 503 && Number(response.headers.get("Retry-After")) > 0) {
-      onProgress?.({ what: "the server is busy; waiting for a free worker" });
-      await sleep(Math.min(Number(response.headers.get("Retry-After")), 30) * 1000);
-      continue;
-    }
-    if (!response.ok) {
-      let message = `${response.status} ${response.statusText}`;
-      let parameter;
-      try {
-        const body = await response.json();
-        message = body.error || message;
-        parameter = body.parameter;
-      } catch {
-        /* not JSON: keep the status line */
-      }
-      throw new ApiError(message, response.status, parameter);
-    }
-    onProgress?.(null);
-    return response.blob();
-  }
+  return (await getFile(path, params, { onProgress })).blob;
 }
