@@ -388,39 +388,47 @@ def _download(name: str, suffix: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{_csv_filename(name)}-{suffix}"'}
 
 
-@_api
-async def samples_csv(request: Request) -> Response:
+async def _table_download(
+    request: Request,
+    write: Callable[[Any, list[str]], Any],
+    media_type: str,
+    suffix: str,
+    check: Callable[[], None] | None = None,
+) -> Response:
+    """The per-sample table (the same job as /samples) written as a download: its
+    ``columns`` and ``rows`` only, by ``write(table, columns)``; ``check`` refuses the
+    request, once its parameters are read, before any computation."""
     ws, name = _workspace(request), request.path_params["run"]
     params = await _params(request)
+    if check is not None:
+        check()
 
     def render(table: Any) -> Response:
         columns = tables.selected_columns(params, table.all_columns())
         table = tables.selected_rows(params, table, ws.open(name).n_samples)
         return Response(
-            tables.table_csv(table, columns),
-            media_type="text/csv; charset=utf-8",
-            headers=_download(name, "samples.csv"),
+            write(table, columns), media_type=media_type, headers=_download(name, suffix)
         )
 
     return await _computed(request, lambda: impl.prepare_samples(ws, name, params), render)
+
+
+@_api
+async def samples_csv(request: Request) -> Response:
+    return await _table_download(
+        request, tables.table_csv, "text/csv; charset=utf-8", "samples.csv"
+    )
 
 
 @_api
 async def samples_parquet(request: Request) -> Response:
-    ws, name = _workspace(request), request.path_params["run"]
-    params = await _params(request)
-    tables.check_parquet()
-
-    def render(table: Any) -> Response:
-        columns = tables.selected_columns(params, table.all_columns())
-        table = tables.selected_rows(params, table, ws.open(name).n_samples)
-        return Response(
-            tables.table_parquet(table, columns),
-            media_type="application/vnd.apache.parquet",
-            headers=_download(name, "samples.parquet"),
-        )
-
-    return await _computed(request, lambda: impl.prepare_samples(ws, name, params), render)
+    return await _table_download(
+        request,
+        tables.table_parquet,
+        "application/vnd.apache.parquet",
+        "samples.parquet",
+        check=tables.check_parquet,
+    )
 
 
 @_api
