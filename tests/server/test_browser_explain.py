@@ -144,10 +144,14 @@ def test_colour_range_fits_the_data_and_switches_to_fixed(
     zmin, zmax = browse.plot("#fingerprint", "[gd.data[0].zmin, gd.data[0].zmax]")
     assert (zmin, zmax) == (pytest.approx(lo, rel=1e-6), pytest.approx(hi, rel=1e-6))
     assert "2–98 %" in page.locator('#fp-legend [data-mark="range"]').inner_text()
+    # The hash is written debounced: wait for it, then check it.
+    page.wait_for_function("() => location.hash.includes('range=quantile')")
     assert "range=quantile" in page.url
     page.select_option("#fp-range", "fixed")
     browse.idle()
     assert browse.plot("#fingerprint", "[gd.data[0].zmin, gd.data[0].zmax]") == [0, 1]
+    # The hash is written debounced: wait for it, then check it.
+    page.wait_for_function("() => location.hash.includes('range=fixed')")
     assert "range=fixed" in page.url
     assert page.locator('#fp-range option[value="fixed"]').inner_text() == "fixed (0–1)"
     # The hash restores it on a reload, with the kind.
