@@ -87,6 +87,7 @@ __all__ = [
     "Run",
     "SnapshotInfo",
     "create_run",
+    "dimension_names",
     "is_run",
     "open_run",
 ]
@@ -277,6 +278,26 @@ _ENTRY_FIELDS = (
 
 def _rows_per_chunk(n_samples: int, row_bytes: int) -> int:
     return int(max(1, min(n_samples, _CHUNK_BYTES // max(row_bytes, 1))))
+
+
+def dimension_names(path: str, ndim: int) -> tuple[str, ...]:
+    """The Zarr v3 ``dimension_names`` of the run's array at ``path`` (``docs/run-format.md``).
+
+    xarray takes them as the arrays' dimensions (``xarray.open_zarr``), so every array the
+    run records carries them; runs of earlier releases lack them and are given these same
+    names by :meth:`Run.to_xarray`.
+
+    >>> dimension_names("representations/logits", 3)
+    ('snapshot', 'sample', 'logits_dim')
+    >>> dimension_names("extras/clean_labels", 1), dimension_names("inputs", 3)
+    (('sample',), ('sample', 'inputs_dim_1', 'inputs_dim_2'))
+    """
+    if path.startswith("representations/"):
+        return ("snapshot", "sample", f"{path.removeprefix('representations/')}_dim")
+    if path == "predictions":
+        return ("snapshot", "sample")
+    name = path.rsplit("/", 1)[-1]  # labels, inputs, extras/<name>: (N, ...)
+    return ("sample", *(f"{name}_dim_{axis}" for axis in range(1, ndim)))
 
 
 def _json_number(value: Any) -> Any:
@@ -523,6 +544,7 @@ def create_run(
         chunks=(1, _rows_per_chunk(n_samples, 4)),
         dtype="int32",
         fill_value=-1,
+        dimension_names=dimension_names("predictions", 2),
         config=_DENSE,
     )
     if label_array is not None:
@@ -532,6 +554,7 @@ def create_run(
             chunks=label_array.shape,
             dtype="int32",
             fill_value=-1,
+            dimension_names=dimension_names("labels", 1),
             config=_DENSE,
         )
         arr[:] = label_array
@@ -543,6 +566,7 @@ def create_run(
             shape=input_array.shape,
             chunks=(chunk_rows, *input_array.shape[1:]),
             dtype=input_array.dtype,
+            dimension_names=dimension_names("inputs", input_array.ndim),
             config=_DENSE,
         )
         arr[:] = input_array
@@ -1264,6 +1288,18 @@ class Run:
                 continue
             yield t, self.read(layer, t, ids)
 
+    def to_xarray(self) -> Any:
+        """The run as a lazy :class:`xarray.Dataset`: nothing recorded is read until used.
+
+        Dimensions ``snapshot`` (the ``T`` committed snapshots), ``sample`` and
+        ``<layer>_dim``; one variable per layer, ``predictions``, the extras and the
+        metrics. Needs the ``xarray`` extra; see :func:`reprdynamics.storage.labelled.to_xarray`
+        and ``docs/xarray-pandas.md``.
+        """
+        from reprdynamics.storage.labelled import to_xarray
+
+        return to_xarray(self)
+
     def verify(self, *, decode: bool = False) -> list[Damage]:
         """What is damaged in the run's arrays; an empty list when nothing is.
 
@@ -1400,6 +1436,7 @@ class Run:
                     fill_value=np.nan,
                     compressors=_LAYER_CODECS,
                     attributes={"kind": kinds.get(name, self._default_kind(name))},
+                    dimension_names=dimension_names(f"representations/{name}", 3),
                     config=_DENSE,
                 )
                 self._handles[f"representations/{name}"] = arr
@@ -1448,7 +1485,10 @@ class Run:
         return self.kind if layer == self.output_layer else "features"
 
     def _grown(self, path: str, t: int) -> zarr.Array:
-        """The array at ``path``, grown (by doubling) to hold row ``t``: a resize is rare."""
+        """The array at ``path``, grown (by doubling) to hold row ``t``: a resize is rare.
+
+        Zarr's resize rewrites the shape only; the dimension names stay.
+        """
         arr = self._array(path)
         if arr.shape[0] <= t:
             arr.resize((max(2 * arr.shape[0], t + 1, _MIN_CAPACITY), *arr.shape[1:]))
@@ -1581,7 +1621,13 @@ class Run:
             if not overwrite:
                 raise RunExistsError(f"The run already has an extra array {name!r}.")
             del extras[name]
-        arr = extras.create_array(name, shape=values.shape, dtype=values.dtype, config=_DENSE)
+        arr = extras.create_array(
+            name,
+            shape=values.shape,
+            dtype=values.dtype,
+            dimension_names=dimension_names(f"extras/{name}", values.ndim),
+            config=_DENSE,
+        )
         arr[...] = values
 
     def set_recording(self, state: Mapping[str, Any]) -> None:
