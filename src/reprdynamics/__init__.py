@@ -29,6 +29,8 @@ _LAZY = {
     "ReprD": "reprdynamics.compat",
     "ReprDataset": "reprdynamics.compat",
     "import_legacy": "reprdynamics.storage.legacy",
+    "import_projector": "reprdynamics.recording.imports",
+    "import_cartography": "reprdynamics.recording.imports",
     "sample_run_path": "reprdynamics.sample",
 }
 
