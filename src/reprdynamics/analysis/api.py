@@ -349,6 +349,16 @@ class Fingerprint:
     def epochs(self) -> list[str]:
         return self.labels
 
+    def to_pandas(self, *, index: str = "label") -> Any:
+        """The distances as a square :class:`pandas.DataFrame`, rows and columns labelled
+        by the fingerprint's rows (``index="label"``: ``"3→4"``; ``"snapshot"``: the run's
+        snapshot index); ``attrs`` hold ``kind``, ``layer``, ``k`` and the parameters.
+        Needs the ``pandas`` extra; see :func:`reprdynamics.analysis.frames.fingerprint_frame`.
+        """
+        from reprdynamics.analysis.frames import fingerprint_frame
+
+        return fingerprint_frame(self, index=index)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -672,6 +682,24 @@ class SampleTable:
 
     def to_dict(self) -> dict[str, np.ndarray]:
         return {"id": self.ids, **self.dynamics.to_dict(), **self.extras}
+
+    def to_pandas(self, *, columns: Sequence[str] | None = None) -> Any:
+        """The table as a :class:`pandas.DataFrame` indexed by sample id, the columns of
+        :meth:`to_csv` (or ``columns``); cells the CSV leaves empty are NaN / ``<NA>``.
+        Needs the ``pandas`` extra; see :func:`reprdynamics.analysis.frames.sample_frame`.
+        """
+        from reprdynamics.analysis.frames import sample_frame
+
+        return sample_frame(self, columns)
+
+    def to_parquet(self, path: Any, columns: Sequence[str] | None = None) -> None:
+        """Write the table (``id`` and the columns of :meth:`to_csv`, or ``columns`` in that
+        order) as one Parquet file; cells the CSV leaves empty are null. ``path``: a path or
+        a binary file object. Needs the ``parquet`` extra (pyarrow).
+        """
+        from reprdynamics.analysis.frames import write_parquet
+
+        write_parquet(self, path, columns)
 
     def suspected_mislabeled(self, top_k: int = 20) -> np.ndarray:
         """Sample ids most likely mislabeled: lowest area under the margin first."""

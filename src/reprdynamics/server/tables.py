@@ -16,6 +16,7 @@ import numpy as np
 
 from reprdynamics.analysis import api
 from reprdynamics.analysis.comparison import compare_samples
+from reprdynamics.analysis.frames import write_parquet
 from reprdynamics.server import impl
 from reprdynamics.server.arrays import ApiError, Params, bad_parameter
 from reprdynamics.server.impl import Computation, Workspace
@@ -68,7 +69,7 @@ def table_csv(table: api.SampleTable, columns: list[str]) -> str:
     return out.getvalue()
 
 
-def _require_pyarrow() -> Any:
+def _require_pyarrow() -> None:
     if importlib.util.find_spec("pyarrow") is None:
         raise ApiError(
             422,
@@ -76,33 +77,15 @@ def _require_pyarrow() -> Any:
             "installed on the server: pip install 'reprdynamics[parquet]' (or download CSV).",
             parameter="format",
         )
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    return pa, pq
 
 
 def table_parquet(table: api.SampleTable, columns: list[str]) -> bytes:
-    """The chosen columns as one Parquet file: ints, floats and booleans as stored, a
-    label-based value of a sample without a label (and NaN) as null, as in the CSV."""
-    pa, pq = _require_pyarrow()
-    known = table.dynamics.known_label if "label" in table.columns() else None
-    arrays = {}
-    for name in columns:
-        values = np.asarray(table[name])
-        mask = np.isnan(values) if np.issubdtype(values.dtype, np.floating) else None
-        if known is not None and name != "id" and name in _label_columns(table):
-            mask = ~known if mask is None else mask | ~known
-        arrays[name] = pa.array(values, mask=mask)
+    """The chosen columns as one Parquet file, written as :meth:`SampleTable.to_parquet`
+    writes it: ints, floats and booleans as stored, a cell the CSV leaves empty as null."""
+    _require_pyarrow()
     out = io.BytesIO()
-    pq.write_table(pa.table(arrays), out)
+    write_parquet(table, out, columns)
     return out.getvalue()
-
-
-def _label_columns(table: api.SampleTable) -> set[str]:
-    from reprdynamics.analysis.dynamics import LABEL_MEASURES
-
-    return {"label", *LABEL_MEASURES} & set(table.columns())
 
 
 def check_parquet() -> None:
