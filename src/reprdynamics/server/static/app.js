@@ -4,10 +4,11 @@
 // sample ids), ONE pair of snapshots (a, b), the fingerprint settings, the focused sample
 // of the local view. Views subscribe to what they depend on (see js/state.js).
 
-import { getJSON, runPath, decodeCompact, encodeSelection } from "./js/api.js";
-import { Store, readHash, writeHash } from "./js/state.js";
+import { getJSON, encodeSelection } from "./js/api.js";
+import { readHash, writeHash } from "./js/state.js";
 import { activity } from "./js/view.js";
-import { el, int, idSet, debounce } from "./js/util.js";
+import { el, int, debounce } from "./js/util.js";
+import * as session from "./js/session.js";
 import { OverviewView } from "./js/views/overview.js";
 import { PickerView } from "./js/views/picker.js";
 import { HeatmapView, fingerprintParams, prefetchFingerprint } from "./js/views/heatmap.js";
@@ -19,67 +20,17 @@ import { ProjectionView } from "./js/views/projection.js";
 import { CompareView } from "./js/views/compare.js";
 import { installExportButton } from "./js/export.js";
 
-const store = new Store({
-  runs: [],
-  run: null,
-  info: null,
-  labels: null, // Int32Array (N,), -1 unknown
-  classNames: [],
-  selection: new Int32Array(0),
-  selectionVersion: 0,
-  selectionIsDefault: true,
-  kind: "neighbour-transition",
-  k: 10,
-  layer: null,
-  neighbours: "exact",
-  fpRange: "data", // the heat map's colour range: "data" (off-diagonal min–max), "quantile", "fixed"
-  localAll: false, // the local view searches neighbours among all samples, not the selection
-  a: 0,
-  b: 0,
-  focus: null,
-  measure: "entropy",
-  color: "label",
-  pointColor: "label", // colour of the data map and the projection (js/columns.js)
-  fp: null,
-  table: null,
-  theme: "dark",
-  // False while a run opens: the heat map draws first, the other views after it (or
-  // after PRIME_WAIT_MS, if the fingerprint takes longer).
-  primed: false,
-});
-const PRIME_WAIT_MS = 1500;
+const store = session.createStore();
 
 // --------------------------------------------------------------------- selection
-/** The default selection: every sample, at any N (the point views draw them all). */
-export function defaultSelection(n) {
-  return Int32Array.from({ length: n }, (_, i) => i);
-}
+export const defaultSelection = session.defaultSelection;
 
-function setSelection(ids, { isDefault = false } = {}) {
-  const selection = idSet(ids);
-  store.set({
-    selection,
-    selectionVersion: store.get("selectionVersion") + 1,
-    selectionIsDefault: isDefault,
-  });
+function setSelection(ids, options) {
+  session.setSelection(store, ids, options);
 }
 
 function describeSelection(state) {
-  const node = document.getElementById("selection-summary");
-  const info = state.info;
-  if (!info) {
-    node.textContent = "";
-    return;
-  }
-  const n = state.selection.length;
-  const N = info.n_samples;
-  let text = `${int(n)} of ${int(N)} samples selected`;
-  if (n === N) {
-    text += " (all)";
-  }
-  node.textContent = text;
-  node.title = text; // the bar may cut it short
-  node.dataset.count = String(n);
+  session.describeSelection(document.getElementById("selection-summary"), state);
 }
 
 // --------------------------------------------------------------------- find, export
@@ -153,70 +104,14 @@ function bindSelectionTools(views) {
 }
 
 // --------------------------------------------------------------------- runs
-/** Fetch a run's overview and labels: {name, info, labels} or throws. */
-async function fetchRun(name) {
-  const [info, res] = await Promise.all([
-    getJSON(runPath(name)),
-    getJSON(runPath(name, "/labels")),
-  ]);
-  const labels = info.has_labels && res.has_labels !== false ? decodeCompact(res.labels) : null;
-  return { name, info, labels };
+const fetchRun = session.fetchRun;
+
+function initialState(run, hash = {}) {
+  return session.initialState(store, run, hash);
 }
 
-/** The state a freshly opened run starts from (the URL hash can override most of it). */
-function initialState({ name, info, labels }, hash = {}) {
-  const T = info.n_snapshots;
-  const complete = (info.complete || []).map((c, t) => (c ? t : -1)).filter((t) => t >= 0);
-  const first = complete.length ? complete[0] : 0;
-  const last = complete.length ? complete[complete.length - 1] : Math.max(0, T - 1);
-  const clamp = (v, d) => {
-    const x = Number.parseInt(v, 10);
-    return Number.isFinite(x) && x >= 0 && x < T ? x : d;
-  };
-  const kinds = info.fingerprint_kinds || ["neighbour-transition"];
-  const kind = kinds.includes(hash.kind) ? hash.kind : kinds.includes(store.get("kind")) ? store.get("kind") : kinds[0];
-  const layers = Object.keys(info.layers || {});
-  const layer = layers.includes(hash.layer) ? hash.layer : info.output_layer || layers[0];
-  let selection = defaultSelection(info.n_samples);
-  let selectionIsDefault = true;
-  const parsed = hash.sel ? parseSelectionText(hash.sel, info.n_samples) : null;
-  if (parsed) {
-    selection = idSet(parsed);
-    selectionIsDefault = false;
-  }
-  const focus = hash.focus !== undefined && hash.focus !== "" && Number.isInteger(+hash.focus) && +hash.focus >= 0 && +hash.focus < info.n_samples
-    ? +hash.focus : null;
-  return {
-    run: name,
-    info,
-    labels,
-    classNames: info.class_names || [],
-    kind,
-    k: hash.k && +hash.k >= 1 ? +hash.k : store.get("k"),
-    layer,
-    fpRange: ["data", "quantile", "fixed"].includes(hash.range) ? hash.range : store.get("fpRange"),
-    localAll: hash.nb !== undefined ? hash.nb === "all" : store.get("localAll"),
-    a: clamp(hash.a, first),
-    b: clamp(hash.b, last),
-    focus,
-    measure: ["entropy", "confidence", "margin", "loss"].includes(hash.measure) ? hash.measure : store.get("measure"),
-    color: ["label", "correct"].includes(hash.color) ? hash.color : store.get("color"),
-    fp: null,
-    table: null,
-    selection,
-    selectionIsDefault,
-    selectionVersion: store.get("selectionVersion") + 1,
-    primed: false,
-  };
-}
-
-/** Open a run: the state, then the other views once the heat map had its head start. */
 function openRun(state) {
-  store.set(state);
-  const version = state.selectionVersion;
-  setTimeout(() => {
-    if (store.get("selectionVersion") === version) store.set({ primed: true });
-  }, PRIME_WAIT_MS);
+  session.openRun(store, state);
 }
 
 function showAppError(prefix, err) {
@@ -234,30 +129,7 @@ async function loadRun(name, hash = {}) {
   }
 }
 
-/** Run Plotly (already being downloaded: see the preload link in index.html). */
-function loadPlotly() {
-  if (window.Plotly) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = "/static/plotly.min.js";
-    script.onload = () => resolve();
-    script.onerror = () => reject(new Error("could not load /static/plotly.min.js"));
-    document.head.append(script);
-  });
-}
-
-function parseSelectionText(text, n) {
-  const ids = [];
-  for (const part of text.split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) return null;
-    const lo = +m[1];
-    const hi = m[2] === undefined ? lo : +m[2];
-    if (hi < lo || hi >= n) return null;
-    for (let i = lo; i <= hi; i++) ids.push(i);
-  }
-  return ids.length ? Int32Array.from(ids) : null;
-}
+const loadPlotly = session.loadPlotly;
 
 function fillSnapshotSelects(state) {
   const info = state.info;
