@@ -32,6 +32,7 @@ _LAZY = {
     "import_projector": "reprdynamics.recording.imports",
     "import_cartography": "reprdynamics.recording.imports",
     "sample_run_path": "reprdynamics.sample",
+    "widget": "reprdynamics.widget",
 }
 
 __all__ = [
