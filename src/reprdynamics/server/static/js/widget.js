@@ -70,9 +70,14 @@ function render({ model, el }) {
   // say why, and what to do.
   const hint = document.createElement("div");
   hint.className = "reprdynamics-unreachable";
-  hint.style.cssText = "padding:6px 10px;margin-bottom:4px;border-left:3px solid #d9730d;font:13px system-ui,sans-serif";
-  hint.textContent = `The widget's dashboard server at ${base} does not answer this browser. It runs in the ` +
-    "kernel on 127.0.0.1: with a kernel on another machine, forward its port " +
+  Object.assign(hint.style, {
+    padding: "6px 10px",
+    marginBottom: "4px",
+    borderLeft: "3px solid #d9730d",
+    font: "13px system-ui, sans-serif",
+  });
+  hint.textContent = `The widget's dashboard server at ${base} does not answer this browser. ` +
+    "It runs in the kernel on 127.0.0.1: with a kernel on another machine, forward its port " +
     "(rd.widget(run, port=PORT) and ssh -L PORT:127.0.0.1:PORT); see docs/notebook.md.";
   const unreachable = setTimeout(() => el.prepend(hint), UNREACHABLE_MS);
 
