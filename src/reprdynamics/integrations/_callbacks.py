@@ -14,16 +14,17 @@ def open_callback_recorder(
 
     ``recorder_options`` go to :class:`Recorder` unchanged, except ``metadata``, which is
     merged after the callback's own ``recorded_by`` and ``recording_mode`` facts. ``extra``
-    (e.g. the rank options of a multi-process recording) go to :class:`Recorder` too.
+    (e.g. the rank options of a multi-process recording) go to :class:`Recorder` too;
+    ``labels`` and ``class_names`` there replace the callback's (what a callback read off
+    the dataset or the model).
     """
+    extra = {"labels": callback.labels, "class_names": callback.class_names, **extra}
     options = dict(callback.recorder_options)
     metadata = dict(options.pop("metadata", None) or {})
     return Recorder(
         callback.run_dir,
         n_samples=n_samples,
-        labels=callback.labels,
         inputs=callback.inputs,
-        class_names=callback.class_names,
         kind=callback.kind,
         output_layer=callback.output_layer,
         every_n_epochs=callback.every_n_epochs,

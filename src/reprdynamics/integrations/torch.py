@@ -469,6 +469,11 @@ class LayerRecorder:
     non_blocking
         On CUDA, copy outputs to pinned host memory asynchronously (default). False
         copies synchronously.
+    unwrap
+        ``unwrap(module_name, output)`` turns what a module returns into the tensor to
+        record, for modules that return a tuple or a model-output object (the Transformers
+        callback takes ``.logits`` of the model's output this way). Default: outputs must
+        be tensors.
 
     Notes
     -----
@@ -507,6 +512,7 @@ class LayerRecorder:
         pool: Pool | Mapping[str, Pool] = "avg",
         require_ids: bool = True,
         non_blocking: bool = True,
+        unwrap: Callable[[str, Any], Any] | None = None,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise invalid_parameter("model", "LayerRecorder", "a torch.nn.Module", type(model))
@@ -522,6 +528,7 @@ class LayerRecorder:
         self.pool = _parse_pool(pool, self.layers, "LayerRecorder")
         self.require_ids = require_ids
         self.non_blocking = non_blocking
+        self.unwrap = unwrap
         self.counts: dict[str, int] = dict.fromkeys(self.layers, 0)  # batches this snapshot
         self._handles: list[Any] = []
         self._batch: _Batch | None = None
@@ -697,6 +704,8 @@ class LayerRecorder:
                 f"(record another module) or several forward passes ran under one set_batch "
                 f"(call set_batch, or use `with hooks.batch(...)`, before each)."
             )
+        if self.unwrap is not None:
+            output = self.unwrap(module_name, output)
         if not isinstance(output, torch.Tensor):
             raise RecordingError(
                 f"Module {module_name or '<model>'!r} (layer {layer!r}) returned a "
