@@ -287,3 +287,89 @@ def test_bad_setups_fail_clearly_before_training(tmp_path):
     )
     with pytest.raises(InvalidParameterError, match="probe pass instead"):
         trainer.train()
+
+
+DDP_SCRIPT = """
+import sys
+import numpy as np
+import torch
+from transformers import Trainer
+sys.path.insert(0, {tests!r})
+from test_transformers import hf_dataset, tiny_bert, token_data, training_args
+from reprdynamics.integrations.transformers import ReprDynamicsCallback
+from pathlib import Path
+
+tmp = Path({tmp!r})
+data = token_data(n={n})
+cb = ReprDynamicsCallback(tmp / "run", layers={{"pooled": "bert.pooler"}})
+args = training_args(tmp, learning_rate=0.0, eval_strategy="no", ddp_backend="gloo")
+model = tiny_bert(dropout=0.0)
+trainer = Trainer(model=model, args=args, train_dataset=hf_dataset(data), callbacks=[cb])
+trainer.train()
+print("rank", args.process_index, "of", args.world_size, "done")
+"""
+
+
+def test_ddp_on_two_cpu_processes_records_every_example_once(tmp_path):
+    # 37 examples in batches of 8 over 2 processes: accelerate deals out 5 batches and
+    # fills the last ones with examples from the epoch's start; those are left out, so
+    # each example is recorded once, by the process that trained on it.
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    n = 37
+    with socket.socket() as sock:  # a free port for the processes to meet on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "ddp.py"
+    tests = str(Path(__file__).parent)
+    script.write_text(DDP_SCRIPT.format(tests=tests, tmp=str(tmp_path), n=n))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={port}",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "rank 0 of 2 done" in proc.stdout and "rank 1 of 2 done" in proc.stdout
+    run = rd.open_run(tmp_path / "run")
+    data = token_data(n=n)
+    assert run.n_snapshots == 3 and run.complete.all()
+    model = tiny_bert(dropout=0.0)
+    expected = eval_outputs(model, data)
+    for t in range(3):
+        np.testing.assert_allclose(run.read("logits", t), expected["logits"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(run.read("pooled", t), expected["pooled"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n", "batch", "processes"), [(37, 8, 2), (40, 8, 2), (50, 4, 3), (5, 8, 2)]
+)
+def test_the_real_rows_of_each_process_hold_every_example_once(n, batch, processes):
+    # accelerate's own shard sampler, iterated as each process iterates it: the first
+    # real rows of every process together are every example exactly once.
+    from accelerate.data_loader import BatchSamplerShard
+
+    from reprdynamics.integrations.transformers import shard_real_rows
+
+    base = torch.utils.data.BatchSampler(range(n), batch_size=batch, drop_last=False)
+    seen = []
+    for rank in range(processes):
+        shard = BatchSamplerShard(base, num_processes=processes, process_index=rank)
+        rows = [i for b in shard for i in b]
+        loader = type("Loader", (), {"batch_sampler": shard})()
+        real = shard_real_rows(loader, n)
+        assert real is not None and real <= len(rows)
+        seen += rows[:real]
+    assert sorted(seen) == list(range(n))
