@@ -373,3 +373,26 @@ def test_the_real_rows_of_each_process_hold_every_example_once(n, batch, process
         assert real is not None and real <= len(rows)
         seen += rows[:real]
     assert sorted(seen) == list(range(n))
+
+
+def test_resuming_from_a_checkpoint_continues_the_run(tmp_path):
+    data = hf_dataset(token_data())
+    first = Trainer(
+        model=tiny_bert(),
+        args=training_args(tmp_path, num_train_epochs=2, eval_strategy="no", save_strategy="epoch"),
+        train_dataset=data,
+        callbacks=[ReprDynamicsCallback(tmp_path / "run")],
+    )
+    first.train()
+    checkpoints = (tmp_path / "trainer").glob("checkpoint-*")
+    checkpoint = max(checkpoints, key=lambda p: int(p.name.split("-")[1]))  # after epoch 1
+    again = Trainer(
+        model=tiny_bert(),
+        args=training_args(tmp_path, num_train_epochs=4, eval_strategy="no"),
+        train_dataset=data,
+        callbacks=[ReprDynamicsCallback(tmp_path / "run", recorder_options={"resume": True})],
+    )
+    again.train(resume_from_checkpoint=str(checkpoint))
+    run = rd.open_run(tmp_path / "run")
+    assert run.epochs == [0, 1, 2, 3] and run.complete.all()
+    assert len(run.metric("loss")) == 4

@@ -43,16 +43,22 @@ from reprdynamics.errors import (
     parse_int,
     require,
 )
-from reprdynamics.integrations._callbacks import open_callback_recorder
-from reprdynamics.integrations.torch import LayerRecorder, ProbePass, model_device, torch
-from reprdynamics.recording.recorder import Recorder
-from reprdynamics.storage.run import Run
 
-transformers = require(
-    "transformers",
-    "transformers",
-    "The Transformers callback (reprdynamics.integrations.transformers)",
+_FEATURE = "The Transformers callback (reprdynamics.integrations.transformers)"
+# Before torch, accelerate first: the Trainer needs all three, and the extra that brings
+# them is [transformers] (transformers itself fails to import some parts without accelerate).
+require("accelerate", "transformers", _FEATURE)
+transformers = require("transformers", "transformers", _FEATURE)
+
+from reprdynamics.integrations._callbacks import open_callback_recorder  # noqa: E402
+from reprdynamics.integrations.torch import (  # noqa: E402
+    LayerRecorder,
+    ProbePass,
+    model_device,
+    torch,
 )
+from reprdynamics.recording.recorder import Recorder  # noqa: E402
+from reprdynamics.storage.run import Run  # noqa: E402
 
 __all__ = ["ReprDynamicsCallback"]
 
