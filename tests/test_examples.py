@@ -73,3 +73,21 @@ def test_gpu_example_device_choice(monkeypatch, capsys):
     assert example_gpu.pick_device("auto") == torch.device("cpu")
     assert "CUDA is not available: falling back to the CPU" in capsys.readouterr().out
     assert example_gpu.pick_device("cpu") == torch.device("cpu")
+
+
+def test_transformers_example_records_a_trainer_run_in_both_modes(tmp_path):
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    train = _start("example_transformers.py", tmp_path / "train")
+    probe = _start("example_transformers.py", tmp_path / "probe", "--mode", "probe")
+    outputs = {"train": _finish(train), "probe": _finish(probe)}
+    for mode, output in outputs.items():
+        run = rd.open_run(tmp_path / mode)
+        assert run.n_snapshots == 3 and run.epochs == [0, 1, 2] and run.complete.all()
+        assert run.n_samples == 300 and run.has_labels and run.has_inputs
+        assert run.layers == ["logits", "penultimate"]
+        assert run.class_names == [str(d) for d in range(10)]
+        assert {"loss", "eval_loss", "eval_accuracy"} <= set(run.metric_names)
+        assert run.metadata["recording_mode"] == ("training" if mode == "train" else "probe")
+        assert "Recurrence quantification" in output
+        assert f"reprdynamics serve {tmp_path / mode}" in output
