@@ -1,4 +1,5 @@
-"""Framework integrations: the only place where torch, Lightning or Keras is imported.
+"""Framework integrations: the only place where torch, Lightning, Keras or Transformers is
+imported.
 
 Importing this package imports no framework. Each integration lives in its own module and
 imports its framework when that module is imported:
@@ -6,7 +7,9 @@ imports its framework when that module is imported:
 * :mod:`reprdynamics.integrations.torch` — :class:`LayerRecorder` (forward hooks on named
   modules, training-pass recording) and :func:`record_probe_pass` (probe-pass recording);
 * :mod:`reprdynamics.integrations.lightning` — ``ReprDynamicsCallback`` for PyTorch Lightning;
-* :mod:`reprdynamics.integrations.keras` — ``ReprDynamicsCallback`` for Keras 3 (any backend).
+* :mod:`reprdynamics.integrations.keras` — ``ReprDynamicsCallback`` for Keras 3 (any backend);
+* :mod:`reprdynamics.integrations.transformers` — ``ReprDynamicsCallback``, a Hugging Face
+  ``TrainerCallback``.
 
 The torch names are also reachable from here, loaded on first use::
 
@@ -36,4 +39,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*__all__, "keras", "lightning", "torch"])
+    return sorted([*__all__, "keras", "lightning", "torch", "transformers"])
