@@ -31,11 +31,8 @@ from reprdynamics.errors import (  # noqa: E402
     LayerNotFoundError,
     RecordingError,
 )
-from reprdynamics.integrations.transformers import (  # noqa: E402
-    ID_KEY,
-    CollateWithIds,
-    ReprDynamicsCallback,
-)
+from reprdynamics.integrations.sample_ids import ID_KEY, CollateWithIds  # noqa: E402
+from reprdynamics.integrations.transformers import ReprDynamicsCallback  # noqa: E402
 
 N, LENGTH, VOCAB = 36, 8, 40
 NAMES = ["neg", "neu", "pos"]
@@ -361,7 +358,7 @@ def test_the_real_rows_of_each_process_hold_every_example_once(n, batch, process
     # real rows of every process together are every example exactly once.
     from accelerate.data_loader import BatchSamplerShard
 
-    from reprdynamics.integrations.transformers import shard_real_rows
+    from reprdynamics.integrations.sample_ids import shard_real_rows
 
     base = torch.utils.data.BatchSampler(range(n), batch_size=batch, drop_last=False)
     seen = []
