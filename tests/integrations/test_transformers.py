@@ -312,6 +312,7 @@ def test_ddp_on_two_cpu_processes_records_every_example_once(tmp_path):
     # fills the last ones with examples from the epoch's start; those are left out, so
     # each example is recorded once, by the process that trained on it.
     import os
+    import signal
     import socket
     import subprocess
     import sys
@@ -324,7 +325,8 @@ def test_ddp_on_two_cpu_processes_records_every_example_once(tmp_path):
     script = tmp_path / "ddp.py"
     tests = str(Path(__file__).parent)
     script.write_text(DDP_SCRIPT.format(tests=tests, tmp=str(tmp_path), n=n))
-    proc = subprocess.run(
+    # In a session of its own, so a hang kills the workers too, not only the launcher.
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -333,13 +335,20 @@ def test_ddp_on_two_cpu_processes_records_every_example_once(tmp_path):
             f"--master_port={port}",
             str(script),
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "rank 0 of 2 done" in proc.stdout and "rank 1 of 2 done" in proc.stdout
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the DDP run hung:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    assert proc.returncode == 0, stdout[-4000:] + stderr[-4000:]
+    assert "rank 0 of 2 done" in stdout and "rank 1 of 2 done" in stdout
     run = rd.open_run(tmp_path / "run")
     data = token_data(n=n)
     assert run.n_snapshots == 3 and run.complete.all()
