@@ -64,7 +64,20 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     notebook["cells"][1]["source"] = "import json\n" + notebook["cells"][1]["source"]
     (root / "widget.ipynb").write_text(json.dumps(notebook))
     port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".config"), "PYTHONUNBUFFERED": "1"}
+    # The front-end extensions of the installed packages (anywidget's, the widget manager's)
+    # lie in the data folder of the interpreter that installed them, which a virtual
+    # environment over the system's site-packages does not search by itself.
+    data = [
+        str(Path(p) / "share" / "jupyter") for p in dict.fromkeys([sys.prefix, sys.base_prefix])
+    ]
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(root / ".config"),
+        "JUPYTER_PATH": os.pathsep.join([*data, os.environ.get("JUPYTER_PATH", "")]).strip(
+            os.pathsep
+        ),
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -148,7 +161,11 @@ def test_a_box_drawn_in_the_widget_is_the_kernels_selection(chromium: Any, jupyt
             ".some((e) => e.dataset.status === 'idle')"
         )
         _run_cell(page, 0)
-        page.locator('iframe[src*="/static/widget.html"]').wait_for()
+        try:
+            page.locator('iframe[src*="/static/widget.html"]').wait_for(timeout=60000)
+        except Exception:
+            output = page.locator(".jp-Notebook .jp-Cell").first.inner_text()
+            pytest.fail(f"JupyterLab did not show the widget; the cell shows:\n{output}")
         frame = next(f for f in page.frames if "/static/widget.html" in f.url)
         frame.wait_for_function("() => window.__rd && window.__rd.state.fp !== null")
         frame.locator("#cartography").scroll_into_view_if_needed()
