@@ -23,6 +23,7 @@ from typing import Any
 import click
 import numpy as np
 
+from reprdynamics.analysis.kinds import KINDS
 from reprdynamics.errors import CorruptRunError, ReprDynamicsError
 
 __all__ = ["legacy_main", "main"]
@@ -674,9 +675,7 @@ def _print_comparison(reports: list[dict[str, Any]], kinds: list[str]) -> None:
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(
-        ["neighbour-transition", "neighbour-state", "class-transition", "disagreement", "cka"]
-    ),
+    type=click.Choice(list(KINDS)),
     help="Fingerprint(s) to compute (repeatable; default all that apply).",
 )
 @click.option(
@@ -751,13 +750,7 @@ def _analyse(
         from reprdynamics.sample import sample_run_path
 
         run_or_root = str(sample_run_path())
-    selected = list(kinds) or [
-        "neighbour-transition",
-        "neighbour-state",
-        "class-transition",
-        "disagreement",
-        "cka",
-    ]
+    selected = list(kinds) or list(KINDS)
     bar = _Progress(sys.stderr.isatty() if progress is None else progress)
     if _is_url(run_or_root):  # a URL names one run
         run = open_run(run_or_root, storage_options=storage_options)

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,19 +23,13 @@ import numpy as np
 
 from reprdynamics.analysis.dynamics import DynamicsAccumulator, SampleDynamics
 from reprdynamics.analysis.executors import get_executor
-from reprdynamics.analysis.fingerprints import (
-    class_transition_fingerprint_from_matrices,
-    class_transition_matrix,
-    neighbour_state_fingerprint,
-    neighbour_transition_fingerprint_from_counts,
-    prediction_disagreement,
-)
+from reprdynamics.analysis.kinds import KINDS, FingerprintInputs, get_kind, require_predictions
 from reprdynamics.analysis.phases import PhaseChanges, phase_changes
 from reprdynamics.analysis.projection import fit_projection
+from reprdynamics.analysis.reads import LazySnapshots, Progress, report
 from reprdynamics.analysis.recurrence import RQAResult
 from reprdynamics.analysis.recurrence import rqa as _rqa
-from reprdynamics.analysis.similarity import cka_fingerprint
-from reprdynamics.analysis.stacks import NeighbourStack, compute_neighbour_stack, lazy_rows
+from reprdynamics.analysis.stacks import NeighbourStack, compute_neighbour_stack
 from reprdynamics.errors import (
     InvalidParameterError,
     NotEnoughSnapshotsError,
@@ -59,26 +53,9 @@ __all__ = [
     "sample_dynamics",
 ]
 
-#: Fingerprint kinds and whether their rows are transitions (t -> t+1) or snapshots.
-FINGERPRINT_KINDS: dict[str, bool] = {
-    "neighbour-transition": True,
-    "neighbour-state": False,
-    "class-transition": True,
-    "disagreement": False,
-    "cka": False,
-}
-_ALIASES = {
-    "neighbor-transition": "neighbour-transition",
-    "neighbor-state": "neighbour-state",
-    "prediction-disagreement": "disagreement",
-    "1-cka": "cka",
-    "representation": "cka",
-    "nntf": "class-transition",
-}
-_NEEDS_NEIGHBOURS = ("neighbour-transition", "neighbour-state")
-_NEEDS_PREDICTIONS = ("class-transition", "disagreement")
-
-Progress = Callable[[int, int, str], None]
+#: Fingerprint kinds and whether their rows are transitions (t -> t+1) or snapshots; the
+#: kinds themselves are :data:`reprdynamics.analysis.kinds.KINDS`.
+FINGERPRINT_KINDS: dict[str, bool] = {name: spec.transition for name, spec in KINDS.items()}
 
 # Neighbour stacks are also kept in memory, so one `analyse` (or one server) does not
 # search the same neighbours once per fingerprint where the run's cache cannot be written
@@ -87,8 +64,6 @@ _MEMO: OrderedDict[tuple[str, str, str], NeighbourStack] = OrderedDict()
 _MEMO_ENTRIES = 8
 _MEMO_MAX_BYTES = 256 * 1024 * 1024
 _MEMO_GUARD = threading.Lock()
-#: Memory for the snapshots CKA holds at once (flat in T; see docs/scale.md).
-_CKA_BLOCK_BYTES = 32 * 2**20
 # One computation per (run, state, parameters) at a time: a second caller (e.g. two
 # dashboard views asking at once) waits and then takes the first one's result.
 _COMPUTE_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
@@ -146,15 +121,6 @@ def _backend_token(backend: Any) -> str:
         and isinstance(value, bool | int | float | str | type(None))
     }
     return f"{type(backend).__name__}({json.dumps(settings, sort_keys=True)})"
-
-
-def _parse_kind(kind: str) -> str:
-    if not isinstance(kind, str):
-        raise invalid_parameter("kind", "fingerprint", f"one of {list(FINGERPRINT_KINDS)}", kind)
-    name = _ALIASES.get(kind.lower().replace("_", "-"), kind.lower().replace("_", "-"))
-    if name not in FINGERPRINT_KINDS:
-        raise invalid_parameter("kind", "fingerprint", f"one of {list(FINGERPRINT_KINDS)}", kind)
-    return name
 
 
 def _parse_samples(run: Run, samples: Any, owner: str) -> np.ndarray:
@@ -417,19 +383,16 @@ def fingerprint(
     True
     """
     owner = "fingerprint"
-    name = _parse_kind(kind)
+    spec = get_kind(kind, owner)
+    name = spec.name
     run = _as_run(run)
     ids = _parse_samples(run, samples, owner)
-    if name in _NEEDS_PREDICTIONS:
-        if run.kind == "features":
-            raise InvalidParameterError(
-                f"The {name!r} fingerprint compares predictions, but the run records "
-                f"features (kind='features'), which have no predictions."
-            )
+    if spec.needs == "predictions":
+        require_predictions(run, f"The {name!r} fingerprint")
         layer_used = run.output_layer
     else:
         layer_used = _parse_layer(run, layer, owner)
-    if name in _NEEDS_NEIGHBOURS:
+    if spec.uses_k:
         k = _parse_k(k, ids.size, owner)
     snaps = _complete_snapshots(run, f"The {name!r} fingerprint", minimum=2)
     params: dict[str, Any] = {
@@ -437,20 +400,30 @@ def fingerprint(
         "layer": layer_used,
         "samples": _selection_token(ids, run.n_samples),
     }
-    if name in _NEEDS_NEIGHBOURS:
+    if spec.uses_k:
         params.update(k=k, metric=metric, backend=_backend_token(backend))
-    if name == "cka":
-        params["debiased"] = bool(debiased)
-    transition = FINGERPRINT_KINDS[name]
+    given = {"debiased": bool(debiased)}
+    options = {option: given.get(option, default) for option, default in spec.options.items()}
+    params.update(options)
     if use_cache:
         cached = run.cache_get("fingerprint", params)
         if cached is not None:
-            return _fingerprint_from(run, name, cached, transition, {**params, "cached": True})
+            return _fingerprint_from(run, name, cached, spec.transition, {**params, "cached": True})
 
-    arrays: dict[str, np.ndarray] = {}
     subset = None if params["samples"] == "all" else ids
-    if name in _NEEDS_NEIGHBOURS:
-        stack = neighbours(
+    inputs = FingerprintInputs(
+        run=run,
+        layer=layer_used,
+        snapshots=snaps,
+        ids=ids,
+        subset=subset,
+        progress=progress,
+        k=k if spec.uses_k else None,
+        options=options,
+    )
+    recall: dict[str, np.ndarray] = {}
+    if spec.needs == "neighbours":
+        inputs.stack = neighbours(
             run,
             k=k,
             layer=layer_used,
@@ -461,52 +434,15 @@ def fingerprint(
             progress=progress,
             scheduler=scheduler,
         )
-        if "recall" in stack.params:
-            arrays["recall"] = np.asarray(stack.params["recall"])
-        if name == "neighbour-transition":
-            # Integer counts (one byte per sample and transition), not float64 overlaps:
-            # the memory that grows with T stays small. Same numbers, bit for bit.
-            counts = stack.overlap_counts()
-            arrays["matrix"] = neighbour_transition_fingerprint_from_counts(counts, k)
-            overlaps32 = np.empty(counts.shape, dtype=np.float32)
-            for t in range(counts.shape[0]):
-                overlaps32[t] = counts[t].astype(np.float64) / k
-            arrays["overlaps"] = overlaps32
-        else:
-            arrays["matrix"] = neighbour_state_fingerprint(lazy_rows(stack))
-    elif name == "class-transition":
-        n_classes = _n_classes(run)
-        deltas = np.empty((snaps.size - 1, n_classes, n_classes), dtype=np.int64)
-        previous = run.predictions(int(snaps[0]), subset)
-        for pos in range(1, snaps.size):
-            current = run.predictions(int(snaps[pos]), subset)
-            deltas[pos - 1] = class_transition_matrix(previous, current, n_classes)
-            previous = current
-            _report(progress, pos, snaps.size - 1, "class transitions")
-        arrays["matrix"] = class_transition_fingerprint_from_matrices(deltas)
-        arrays["deltas"] = deltas
-    elif name == "disagreement":
-        # The smallest integer type that holds the classes: the only O(T n) array here.
-        n_rows = run.n_samples if subset is None else subset.size
-        dtype = np.int16 if _n_classes_or_none(run) < 2**15 else np.int64
-        preds = np.empty((snaps.size, n_rows), dtype=dtype)
-        for pos, t in enumerate(snaps):
-            preds[pos] = run.predictions(int(t), subset)
-        arrays["matrix"] = prediction_disagreement(preds)
-    else:  # cka
-        lazy = _LazySnapshots(run, layer_used, snaps, subset, progress)
-        # A budget that does not grow with T: 32 MiB of snapshots, or 4 of a wide layer
-        # (each extra block re-reads the remaining snapshots once).
-        width = ids.size * run.layer_dim(layer_used) * 8
-        budget = max(_CKA_BLOCK_BYTES, 5 * width)
-        arrays["matrix"] = cka_fingerprint(lazy, debiased=bool(debiased), max_bytes=budget)
-    rows = snaps[:-1] if transition else snaps
-    arrays["snapshots"] = rows
+        if "recall" in inputs.stack.params:
+            recall["recall"] = np.asarray(inputs.stack.params["recall"])
+    arrays = {**recall, **spec.compute(inputs)}
+    arrays["snapshots"] = snaps[:-1] if spec.transition else snaps
     if use_cache:
         target = _cache_target(run)
         if target is not None:
             target.cache_put("fingerprint", params, arrays)
-    return _fingerprint_from(run, name, arrays, transition, {**params, "cached": False})
+    return _fingerprint_from(run, name, arrays, spec.transition, {**params, "cached": False})
 
 
 def _fingerprint_from(
@@ -538,51 +474,6 @@ def _fingerprint_from(
         params=dict(params),
         overlaps=arrays.get("overlaps"),
     )
-
-
-def _n_classes_or_none(run: Run) -> int:
-    """An upper bound on the class ids predictions can hold (output units), or 2**31."""
-    if run.kind in ("logits", "probabilities"):
-        return int(run.layer_dim(run.output_layer))
-    return 2**31
-
-
-def _n_classes(run: Run) -> int:
-    n = run.n_classes
-    if n is None:
-        raise InvalidParameterError("The run records no class count (no labels or class names).")
-    # Predictions can name any output unit even when labels use fewer classes.
-    if run.kind in ("logits", "probabilities"):
-        n = max(n, run.layer_dim(run.output_layer))
-    return int(n)
-
-
-class _LazySnapshots(Sequence[np.ndarray]):
-    """Snapshots of one layer read on demand (so CKA can bound its memory)."""
-
-    def __init__(
-        self,
-        run: Run,
-        layer: str,
-        snaps: np.ndarray,
-        ids: np.ndarray | None,
-        progress: Progress | None,
-    ) -> None:
-        self._run, self._layer, self._snaps, self._ids = run, layer, snaps, ids
-        self._progress = progress
-        self._reads = 0
-
-    def __len__(self) -> int:
-        return int(self._snaps.size)
-
-    def __getitem__(self, t: int) -> np.ndarray:  # type: ignore[override]
-        self._reads += 1
-        _report(self._progress, self._reads, len(self), "snapshots read for CKA")
-        return self._run.read(self._layer, int(self._snaps[t]), self._ids)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for t in range(len(self)):
-            yield self[t]
 
 
 # --------------------------------------------------------------------------- RQA
@@ -767,7 +658,7 @@ def sample_dynamics(
         values = None if kind == "features" else run.read(run.output_layer, int(t), subset)
         overlap = None if overlaps is None or pos == 0 else next(overlaps)
         acc.update(values, overlap=overlap)
-        _report(progress, pos + 1, snaps.size, "per-sample dynamics")
+        report(progress, pos + 1, snaps.size, "per-sample dynamics")
     extras = {}
     for name in ("label_flipped", "clean_labels"):
         if name in run.extras:
@@ -817,7 +708,7 @@ def projection(
                 ids, cached["snapshots"], cached["coords"], cached["ratio"], layer
             )
     subset = None if params["samples"] == "all" else ids
-    lazy = _LazySnapshots(run, layer, snaps, subset, None)
+    lazy = LazySnapshots(run, layer, snaps, subset, None)
     fitted = fit_projection(lazy, 2, max_fit_rows=max_fit_rows, seed=seed)
     coords = np.empty((snaps.size, ids.size, 2), dtype=np.float32)
     for pos in range(snaps.size):

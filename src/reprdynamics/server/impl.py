@@ -31,6 +31,7 @@ import numpy as np
 from reprdynamics.analysis import api, cartography
 from reprdynamics.analysis.dynamics import area_under_margin, prediction_entropy, softmax
 from reprdynamics.analysis.fingerprints import class_transition_matrix
+from reprdynamics.analysis.kinds import KINDS, applicable_kinds, get_kind
 from reprdynamics.analysis.neighbours import ExactKNNIndex
 from reprdynamics.analysis.recurrence import nntf_band_sweep
 from reprdynamics.errors import InvalidParameterError, ReprDynamicsError, RunNotFoundError
@@ -99,8 +100,6 @@ DEFAULT_K = 10
 #: in the run: without a bound a few requests can grow a run many times over. Larger k:
 #: the Python API (reprdynamics.fingerprint).
 MAX_K = 100
-_NEIGHBOUR_KINDS = ("neighbour-transition", "neighbour-state")
-_PREDICTION_KINDS = ("class-transition", "disagreement")
 
 
 def _no_progress(done: int, total: int, what: str) -> None:
@@ -344,30 +343,29 @@ def _complete_snapshot(run: Run, params: Params, name: str, default: int) -> int
 
 
 def _fingerprint_spec(run: Run, params: Params) -> dict[str, Any]:
-    kind = params.choice("kind", tuple(api.FINGERPRINT_KINDS), "neighbour-transition")
-    if kind in _PREDICTION_KINDS and run.kind == "features":
+    kind = get_kind(params.choice("kind", tuple(KINDS), "neighbour-transition"))
+    if not kind.applies_to(run):
+        others = ", ".join(k.name for k in applicable_kinds(run))
         raise bad_parameter(
             "kind",
-            "a fingerprint of representations (neighbour-transition, neighbour-state or cka); "
-            "this run records features, which have no predictions",
-            kind,
+            f"a fingerprint of representations ({others}); this run records features, "
+            f"which have no predictions",
+            kind.name,
         )
     ids = params.selection("samples", run.n_samples)
     n = _selection_size(run, ids)
     if n < 2:
         raise bad_parameter("samples", "a selection of at least 2 samples", f"{n} sample")
-    _check_complete(run, 2, f"The {kind!r} fingerprint")
-    spec: dict[str, Any] = {"kind": kind, "samples": ids}
-    if kind in _PREDICTION_KINDS:
-        spec["layer"] = run.output_layer
-    else:
-        spec["layer"] = _layer(run, params)
-    if kind in _NEIGHBOUR_KINDS:
+    _check_complete(run, 2, f"The {kind.name!r} fingerprint")
+    spec: dict[str, Any] = {"kind": kind.name, "samples": ids}
+    spec["layer"] = _layer(run, params) if kind.uses_layer else run.output_layer
+    if kind.uses_k:
         spec["k"] = _k(params, n)
         search = params.choice("neighbours", ("exact", "approximate"), "exact")
         spec["backend"] = "faiss-ivf" if search == "approximate" else "auto"
-    if kind == "cka":
-        spec["debiased"] = params.flag("debiased")
+    for option, default in kind.options.items():
+        if isinstance(default, bool):
+            spec[option] = params.flag(option)
     return spec
 
 
@@ -762,13 +760,6 @@ def _applicable_measures(run: Run) -> list[str]:
     return list(MEASURES)
 
 
-def _applicable_kinds(run: Run) -> list[str]:
-    kinds = list(api.FINGERPRINT_KINDS)
-    if run.kind == "features":
-        kinds = [k for k in kinds if k not in _PREDICTION_KINDS]
-    return kinds
-
-
 def _class_names(run: Run) -> list[str] | None:
     names = run.class_names
     if names is None and run.n_classes is not None:
@@ -803,7 +794,8 @@ def overview_impl(ws: Workspace, name: str) -> dict[str, Any]:
         "extras": run.extras,
         "metadata": run.metadata,
         "created": run.created,
-        "fingerprint_kinds": _applicable_kinds(run),
+        "fingerprint_kinds": [kind.name for kind in applicable_kinds(run)],
+        "fingerprint_specs": [kind.describe() for kind in applicable_kinds(run)],
         "measures": _applicable_measures(run),
         "defaults": {"k": min(DEFAULT_K, max(run.n_samples - 1, 1)), "layer": run.output_layer},
         "cartography": {

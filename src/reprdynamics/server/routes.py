@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
+from reprdynamics.analysis.kinds import KINDS
 from reprdynamics.server import binary, impl, tables
 from reprdynamics.server.arrays import (
     MAX_SELECTION_CHARS,
@@ -668,7 +669,7 @@ _KIND = P(
     "kind",
     description="Fingerprint kind.",
     default="neighbour-transition",
-    enum=("neighbour-transition", "neighbour-state", "class-transition", "disagreement", "cka"),
+    enum=tuple(KINDS),
 )
 _DEBIASED = P("debiased", "boolean", "Debiased CKA (kind=cka only).", default=False)
 _THRESHOLD = P(
