@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import reprdynamics as rd
-import reprdynamics.storage.run as run_module
+import reprdynamics.storage.cache_bound as cache_bound
 from reprdynamics.errors import InvalidParameterError
 from reprdynamics.storage import create_run, open_run
 
@@ -23,7 +23,7 @@ KB = 1024
 @pytest.fixture(autouse=True)
 def no_grace(monkeypatch):
     """Entries used a moment ago may be evicted (the grace is for readers elsewhere)."""
-    monkeypatch.setattr(run_module, "_CACHE_GRACE", 0.0)
+    monkeypatch.setattr(cache_bound, "_CACHE_GRACE", 0.0)
 
 
 @pytest.fixture()
@@ -43,7 +43,7 @@ def cached(run) -> set[int]:
 
 
 def test_least_recently_used_entries_go_beyond_the_limit(run, monkeypatch):
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, "14K")  # three 4 KiB entries and metadata
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, "14K")  # three 4 KiB entries and metadata
     for i in range(3):
         assert put(run, i)
         time.sleep(0.01)
@@ -56,7 +56,7 @@ def test_least_recently_used_entries_go_beyond_the_limit(run, monkeypatch):
 
 
 def test_an_entry_larger_than_the_whole_cache_is_not_stored(run, monkeypatch):
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, "2K")
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, "2K")
     assert not put(run, 0, nbytes=4 * KB)
     assert run.cache_entries() == []
     entry = run.cache_begin("stack", {}, {"x": ((4 * KB,), "uint8", (KB,))})
@@ -64,7 +64,7 @@ def test_an_entry_larger_than_the_whole_cache_is_not_stored(run, monkeypatch):
 
 
 def test_entries_whose_arrays_are_in_use_are_not_evicted(run, monkeypatch):
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, "9K")
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, "9K")
     assert put(run, 0)
     held = run.cache_arrays("thing", {"i": 0})  # read lazily by someone in this process
     time.sleep(0.01)
@@ -79,29 +79,29 @@ def test_entries_whose_arrays_are_in_use_are_not_evicted(run, monkeypatch):
 
 
 def test_entries_used_by_another_reader_moments_ago_are_kept(run, monkeypatch):
-    monkeypatch.setattr(run_module, "_CACHE_GRACE", 60.0)
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, "9K")
+    monkeypatch.setattr(cache_bound, "_CACHE_GRACE", 60.0)
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, "9K")
     for i in range(3):
         assert put(run, i)
     assert cached(run) == {0, 1, 2}  # over the bound for now: each was used just now
 
 
 def test_an_interrupted_entry_is_kept_for_its_writers_then_evicted(run, monkeypatch):
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, "9K")
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, "9K")
     assert run.cache_begin("stack", {}, {"x": ((4 * KB,), "uint8", (4 * KB,))})
     run.cache_write("cache/" + run.cache_key("stack", {}), "x", (slice(None),), 7)
     assert put(run, 0) and put(run, 1)
     assert any(not e.complete for e in run.cache_entries())  # being written: kept
-    monkeypatch.setattr(run_module, "_CACHE_STALE", 0.0)
+    monkeypatch.setattr(cache_bound, "_CACHE_STALE", 0.0)
     assert put(run, 2)
     assert all(e.complete for e in run.cache_entries())
 
 
 def test_the_default_limit_is_a_multiple_of_the_run_with_a_floor(run, monkeypatch):
-    monkeypatch.delenv(run_module.CACHE_LIMIT_ENV, raising=False)
+    monkeypatch.delenv(cache_bound.CACHE_LIMIT_ENV, raising=False)
     assert run.recorded_nbytes == N * 3 * 4 + N * 4  # one snapshot of logits + predictions
-    assert run.cache_limit == run_module._CACHE_FLOOR
-    monkeypatch.setattr(run_module, "_CACHE_FLOOR", 0)
+    assert run.cache_limit == cache_bound._CACHE_FLOOR
+    monkeypatch.setattr(cache_bound, "_CACHE_FLOOR", 0)
     assert run.cache_limit == 4 * run.recorded_nbytes
 
 
@@ -119,18 +119,18 @@ def test_the_default_limit_is_a_multiple_of_the_run_with_a_floor(run, monkeypatc
     ],
 )
 def test_cache_limits_parse(text, expected):
-    assert run_module.parse_cache_limit(text, 1000) == expected
+    assert cache_bound.parse_cache_limit(text, 1000) == expected
 
 
 @pytest.mark.parametrize("text", ["lots", "-1G", "nanM", "G", "2y"])
 def test_bad_cache_limits_are_named(text, run, monkeypatch):
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, text)
-    with pytest.raises(InvalidParameterError, match=run_module.CACHE_LIMIT_ENV):
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, text)
+    with pytest.raises(InvalidParameterError, match=cache_bound.CACHE_LIMIT_ENV):
         run.cache_limit  # noqa: B018
 
 
 def test_a_limit_of_zero_stores_nothing(run, monkeypatch):
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, "0")
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, "0")
     assert not put(run, 0)
     assert run.cache_entries() == []
 
@@ -165,7 +165,7 @@ def test_many_k_through_the_server_keep_the_run_small(tmp_path: Path, monkeypatc
         for epoch in range(4):
             rec.store_batch(rng.normal(size=(n, 3)), ids=np.arange(n), epoch=epoch)
     stack = 4 * n * 30 * 8  # a stack at k = 30: int32 indices and float32 distances
-    monkeypatch.setenv(run_module.CACHE_LIMIT_ENV, str(3 * stack))
+    monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, str(3 * stack))
     client = TestClient(create_app(path))
 
     def cache_bytes() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import reprdynamics.storage.run as run_module
+import reprdynamics.storage.layout as layout
 from reprdynamics.errors import CorruptRunError
 from reprdynamics.storage import create_run, open_run
 
@@ -24,7 +24,7 @@ N, C, T = 40, 4, 3
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
     """Chunks of 160 bytes: a snapshot row of the (N, C) logits, and the inputs, span 4 chunks."""
-    monkeypatch.setattr(run_module, "_CHUNK_BYTES", 160)
+    monkeypatch.setattr(layout, "_CHUNK_BYTES", 160)
 
 
 def logits(t: int) -> np.ndarray:
