@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import importlib.util
 import json
 import math
 import os
@@ -16,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reprdynamics import compat, errors, open_run
+from reprdynamics import errors, open_run
 from reprdynamics.compat import (
     RUN_DIRNAME,
     ReprD,
     ReprDataset,
     compute_neighbours,
+    dataset,
     distance_matrix,
     get_neighbours,
 )
@@ -320,9 +322,9 @@ def test_repr_dataset_save_creates_directories(tmp_path):
 
 
 def test_repr_dataset_without_torch(monkeypatch):
-    monkeypatch.setattr(compat.importlib.util, "find_spec", lambda name: None)
-    cls = compat._build_repr_dataset()
-    assert cls.__mro__[1:] == (compat._ReprDatasetMixin, object)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    cls = dataset._build_repr_dataset()
+    assert cls.__mro__[1:] == (dataset._ReprDatasetMixin, object)
     assert cls(np.zeros((2, 1)), [1, 0])[1]["y"] == 0
 
 
@@ -403,7 +405,26 @@ def test_context_manager_and_garbage_collection_flush(tmp_path):
     assert open_run(tmp_path / "b" / RUN_DIRNAME).n_snapshots == 2
 
 
-def test_flush_at_interpreter_exit(tmp_path):
+# How the recording script ends: the last snapshot is on disk whichever way it does.
+EXIT_ENDINGS = {
+    "falls off the end": ("", 0),
+    "calls sys.exit": ("sys.exit(3)", 3),
+    "raises": ("raise RuntimeError('training failed')", 1),
+    "leaves a thread running": (
+        "import threading, time; threading.Thread(target=time.sleep, args=(0.5,)).start()",
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("ending", sorted(EXIT_ENDINGS))
+def test_flush_at_interpreter_exit(tmp_path, ending):
+    """The seed's API has no close(): the last snapshot is written when the script ends.
+
+    Writing needs zarr's thread pool, which refuses work once the interpreter's exit begins;
+    ``atexit`` and ``weakref.finalize`` hooks run after that and would lose the snapshot.
+    """
+    last_line, returncode = EXIT_ENDINGS[ending]
     script = textwrap.dedent(
         """
         import sys
@@ -414,7 +435,14 @@ def test_flush_at_interpreter_exit(tmp_path):
             reprd.store_batch(np.full((6, 2), float(epoch)), ids=range(6), epoch=epoch)
         """
     )
-    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script + last_line, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == returncode, proc.stderr[-3000:]
+    assert "could not write" not in proc.stderr, proc.stderr[-3000:]
     run = open_run(tmp_path / RUN_DIRNAME)
     assert run.n_snapshots == 3 and run.complete.all()
     np.testing.assert_array_equal(run.read(snapshot=2), np.full((6, 2), 2.0))
