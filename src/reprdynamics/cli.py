@@ -509,7 +509,7 @@ def _analyse_run(
 ) -> dict[str, Any]:
     """Everything `analyse` reports for one run, as plain data."""
     from reprdynamics.analysis import api
-    from reprdynamics.analysis.recurrence import nntf_band_sweep
+    from reprdynamics.analysis.summary import fingerprint_recurrence
 
     report: dict[str, Any] = {
         "run": run.location,
@@ -523,11 +523,10 @@ def _analyse_run(
     if accuracy.size and np.isfinite(accuracy).any():
         report["final_accuracy"] = float(accuracy[np.isfinite(accuracy)][-1])
     for kind in kinds:
-        if kind in ("class-transition", "disagreement") and run.kind == "features":
+        if not KINDS[kind].applies_to(run):
             continue
         fp = api.fingerprint(run, kind, k=k, layer=layer, progress=progress, scheduler=scheduler)
-        rqa = api.rqa(fp)
-        sweep = nntf_band_sweep(np.clip(fp.matrix, 0.0, 1.0))
+        rqa, sweep = fingerprint_recurrence(fp)
         report["fingerprints"][kind] = {
             "labels": fp.labels,
             "matrix": fp.matrix.round(6).tolist(),

@@ -91,6 +91,11 @@ class FingerprintKind:
         Other names ``kind=`` accepts.
     summary : str
         One line: what a cell of the matrix is.
+    title : str
+        The report's heading for it.
+    reading : (str, str)
+        For the report's one-line reading: what differs where the matrix is largest, and
+        what its entries are called ("neighbourhoods differ most", "1 − Jaccard").
     """
 
     name: str
@@ -101,6 +106,8 @@ class FingerprintKind:
     options: Mapping[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     summary: str = ""
+    title: str = ""
+    reading: tuple[str, str] = ("rows differ most", "D")
 
     @property
     def transition(self) -> bool:
@@ -210,6 +217,8 @@ KINDS: dict[str, FingerprintKind] = {
             _neighbour_transition,
             aliases=("neighbor-transition",),
             summary="RMS difference of per-sample neighbour overlap between two transitions",
+            title="Neighbour-transition fingerprint (per-sample change of neighbourhoods)",
+            reading=("neighbourhoods changed most differently", "D"),
         ),
         FingerprintKind(
             "neighbour-state",
@@ -219,6 +228,8 @@ KINDS: dict[str, FingerprintKind] = {
             _neighbour_state,
             aliases=("neighbor-state",),
             summary="1 - mean Jaccard similarity of each sample's k neighbours at two snapshots",
+            title="Neighbour-state fingerprint (1 − Jaccard of neighbourhoods)",
+            reading=("neighbourhoods differ most", "1 − Jaccard"),
         ),
         FingerprintKind(
             "class-transition",
@@ -228,6 +239,8 @@ KINDS: dict[str, FingerprintKind] = {
             _class_transition,
             aliases=("nntf",),
             summary="normalised L1 distance of the off-diagonal class-transition counts",
+            title="Class-transition fingerprint (NNTF)",
+            reading=("class transitions differ most", "D"),
         ),
         FingerprintKind(
             "disagreement",
@@ -237,6 +250,8 @@ KINDS: dict[str, FingerprintKind] = {
             _disagreement,
             aliases=("prediction-disagreement",),
             summary="share of samples whose predictions differ between two snapshots",
+            title="Prediction disagreement",
+            reading=("predictions differ most", "disagreement"),
         ),
         FingerprintKind(
             "cka",
@@ -247,6 +262,8 @@ KINDS: dict[str, FingerprintKind] = {
             options={"debiased": False},
             aliases=("1-cka", "representation"),
             summary="1 - linear CKA between the representations of two snapshots",
+            title="Representation similarity (1 − linear CKA)",
+            reading=("representations differ most", "1 − CKA"),
         ),
     )
 }

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.analysis import api
-from reprdynamics.analysis.recurrence import nntf_band_sweep
+from reprdynamics.analysis.kinds import KINDS
+from reprdynamics.analysis.summary import fingerprint_recurrence
 from reprdynamics.errors import NotEnoughSnapshotsError
 from reprdynamics.report.figures import (
     PALETTE,
@@ -161,12 +162,10 @@ def _report(progress: Progress | None, done: int, total: int, what: str) -> None
 def applicable_kinds(run: Run, n: int) -> list[str]:
     """The fingerprint kinds a run can answer for a selection of ``n`` samples."""
     kinds = []
-    for kind in api.FINGERPRINT_KINDS:
-        if kind in ("class-transition", "disagreement") and run.kind == "features":
+    for spec in KINDS.values():
+        if not spec.applies_to(run) or (spec.uses_k and n < 2):
             continue
-        if kind in ("neighbour-transition", "neighbour-state") and n < 2:
-            continue
-        kinds.append(kind)
+        kinds.append(spec.name)
     return kinds
 
 
@@ -438,13 +437,13 @@ def run_report(
             run,
             kind,
             k=k_used or 1,
-            layer=None if kind in ("class-transition", "disagreement") else layer_used,
+            layer=layer_used if KINDS[kind].uses_layer else None,
             samples=selection,
             use_cache=use_cache,
             progress=forward,
         )
-        rqa = api.rqa(fp).to_dict()
-        sweep = nntf_band_sweep(np.clip(fp.matrix, 0.0, 1.0)).to_dict()
+        result, band_sweep = fingerprint_recurrence(fp)
+        rqa, sweep = result.to_dict(), band_sweep.to_dict()
         changes = api.phase_changes_of(fp)
         reading = fingerprint_reading(kind, fp.matrix, fp.labels, fp.transition, changes)
         result = FingerprintResult(

@@ -6,31 +6,32 @@ changes, a precision table) and says in words what its largest entries are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from reprdynamics.analysis.kinds import KINDS
+
 __all__ = ["KIND_TITLES", "fingerprint_reading", "mislabel_reading"]
 
+
+class _Titles(Mapping[str, str]):
+    """The report's heading of each fingerprint kind (its spec's ``title``)."""
+
+    def __getitem__(self, kind: str) -> str:
+        spec = KINDS[kind]
+        return spec.title or f"{spec.label[0].upper()}{spec.label[1:]} fingerprint"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KINDS)
+
+    def __len__(self) -> int:
+        return len(KINDS)
+
+
 #: What each fingerprint compares, for titles.
-KIND_TITLES: dict[str, str] = {
-    "neighbour-transition": (
-        "Neighbour-transition fingerprint (per-sample change of neighbourhoods)"
-    ),
-    "neighbour-state": "Neighbour-state fingerprint (1 − Jaccard of neighbourhoods)",
-    "class-transition": "Class-transition fingerprint (NNTF)",
-    "disagreement": "Prediction disagreement",
-    "cka": "Representation similarity (1 − linear CKA)",
-}
-# (what differs, how the entry is named) per kind.
-_WORDS: dict[str, tuple[str, str]] = {
-    "neighbour-transition": ("neighbourhoods changed most differently", "D"),
-    "neighbour-state": ("neighbourhoods differ most", "1 − Jaccard"),
-    "class-transition": ("class transitions differ most", "D"),
-    "disagreement": ("predictions differ most", "disagreement"),
-    "cka": ("representations differ most", "1 − CKA"),
-}
+KIND_TITLES: Mapping[str, str] = _Titles()
 
 
 def fingerprint_reading(
@@ -53,7 +54,8 @@ def fingerprint_reading(
     Predictions differ most between epochs 0 and 2 (disagreement = 0.900); no phase change
     stands out.
     """
-    what, entry = _WORDS.get(kind, ("rows differ most", "D"))
+    spec = KINDS.get(kind)
+    what, entry = spec.reading if spec is not None else ("rows differ most", "D")
     m = np.asarray(matrix, dtype=np.float64)
     n = m.shape[0]
     rows = "transitions" if transition else "snapshots"

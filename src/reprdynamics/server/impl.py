@@ -29,11 +29,15 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.analysis import api, cartography
-from reprdynamics.analysis.dynamics import area_under_margin, prediction_entropy, softmax
-from reprdynamics.analysis.fingerprints import class_transition_matrix
 from reprdynamics.analysis.kinds import KINDS, applicable_kinds, get_kind
-from reprdynamics.analysis.neighbours import ExactKNNIndex
-from reprdynamics.analysis.recurrence import nntf_band_sweep
+from reprdynamics.analysis.local import nearest_rows
+from reprdynamics.analysis.snapshot_measures import (
+    LABEL_MEASURES,
+    MEASURES,
+    measure_at,
+)
+from reprdynamics.analysis.summary import fingerprint_recurrence
+from reprdynamics.analysis.transitions import class_transitions
 from reprdynamics.errors import InvalidParameterError, ReprDynamicsError, RunNotFoundError
 from reprdynamics.server.arrays import (
     ApiError,
@@ -92,8 +96,6 @@ log = logging.getLogger("reprdynamics.server")
 Progress = Callable[[int, int, str], None]
 
 #: Per-sample measures of the ``measure`` endpoint.
-MEASURES = ("entropy", "confidence", "margin", "correct", "loss")
-_LABEL_MEASURES = ("confidence", "margin", "correct", "loss")
 #: Neighbours per sample when the request does not say.
 DEFAULT_K = 10
 #: The most neighbours per sample the server computes. Every k is a cached (T, N, k) stack
@@ -430,9 +432,9 @@ def _rqa_options(params: Params) -> dict[str, Any]:
 
 
 def _rqa_data(fp: api.Fingerprint, options: dict[str, Any]) -> dict[str, Any]:
-    result = api.rqa(fp, threshold=options["threshold"], recurrence_rate=options["recurrence_rate"])
-    # api.rqa above refuses NaN; the clip only absorbs rounding outside [0, 1].
-    sweep = nntf_band_sweep(np.clip(fp.matrix, 0.0, 1.0))
+    result, sweep = fingerprint_recurrence(
+        fp, threshold=options["threshold"], recurrence_rate=options["recurrence_rate"]
+    )
     return {
         "kind": fp.kind,
         "labels": list(fp.labels),
@@ -652,22 +654,6 @@ def prepare_projection(ws: Workspace, name: str, params: Params) -> Computation:
 
 
 # --------------------------------------------------------------------------- local view
-def _nearest(X: np.ndarray, pos: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and distances of the k nearest other rows of X to row ``pos``.
-
-    The exact backend's query for one row: the same neighbours, in the same order (distance,
-    then id) as row ``pos`` of :func:`~reprdynamics.analysis.neighbours.k_nearest_neighbours`
-    on all of X, at O(n·D) instead of O(n²·D).
-    """
-    d2, idx = ExactKNNIndex().build(X).query(X[pos : pos + 1], k + 1)
-    d2, idx = d2[0], idx[0]
-    keep = idx != pos
-    d2, idx = d2[keep][:k], idx[keep][:k]
-    dist = np.sqrt(d2)
-    order = np.lexsort((idx, dist))
-    return idx[order], dist[order]
-
-
 def prepare_local(ws: Workspace, name: str, params: Params) -> Computation:
     run = ws.open(name)
     snaps = _check_complete(run, 1, "The local view")
@@ -690,7 +676,7 @@ def prepare_local(ws: Workspace, name: str, params: Params) -> Computation:
         for step, t in enumerate(dict.fromkeys((a, b))):
             progress(step, 2 if a != b else 1, f"neighbours at snapshot {t}")
             X = run.read(layer, t, None if all_points else points)
-            idx, dist = _nearest(X, pos, k)
+            idx, dist = nearest_rows(X, pos, k)
             found[t] = (points[idx], dist)
         sets = {t: set(v[0].tolist()) for t, v in found.items()}
         out: dict[str, Any] = {
@@ -825,52 +811,6 @@ def predictions_impl(ws: Workspace, name: str, params: Params) -> dict[str, Any]
     return {**compact(run.predictions(t), "int32"), "snapshot": t}
 
 
-def _outputs(run: Run, t: int, ids: np.ndarray | None) -> np.ndarray:
-    return np.asarray(run.read(run.output_layer, t, ids), dtype=np.float64)
-
-
-def measure_values(
-    outputs: np.ndarray, labels: np.ndarray | None, name: str, kind: str
-) -> np.ndarray:
-    """One per-sample measure of one snapshot's outputs ``(n, C)``, NaN where undefined.
-
-    ``entropy`` of the predicted distribution; ``confidence`` p(gold); ``margin``
-    z_gold − max other z (on log p for probabilities, as AUM); ``correct`` 1/0;
-    ``loss`` the cross-entropy −log p(gold). Rows not recorded (NaN) and samples with an
-    unknown label (-1) give NaN.
-    """
-    n = outputs.shape[0]
-    values = np.full(n, np.nan)
-    rows = np.isfinite(outputs).all(axis=1)
-    if name == "entropy":
-        if rows.any():
-            values[rows] = prediction_entropy(outputs[rows], kind=kind)  # type: ignore[arg-type]
-        return values
-    assert labels is not None
-    n_classes = outputs.shape[1]
-    known = rows & (labels >= 0) & (labels < n_classes)
-    if not known.any():
-        return values
-    z = outputs[known]
-    gold = labels[known]
-    if name == "margin":
-        values[known] = area_under_margin(z[None], gold, kind=kind)  # type: ignore[arg-type]
-        return values
-    if name == "correct":
-        values[known] = (np.argmax(z, axis=1) == gold).astype(np.float64)
-        return values
-    if kind == "logits":
-        shifted = z - z.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        p_gold = softmax(z)[np.arange(gold.size), gold]
-        log_gold = log_p[np.arange(gold.size), gold]
-    else:
-        p_gold = z[np.arange(gold.size), gold]
-        log_gold = np.log(np.maximum(p_gold, np.finfo(np.float64).tiny))
-    values[known] = p_gold if name == "confidence" else -log_gold
-    return values
-
-
 def measure_spec(run: Run, params: Params) -> tuple[str, int, np.ndarray | None]:
     """The measure, snapshot and selection a measure request asks for (validated)."""
     measure = params.choice("name", MEASURES, "entropy")
@@ -882,7 +822,7 @@ def measure_spec(run: Run, params: Params) -> tuple[str, int, np.ndarray | None]
             status=422,
         )
     labels = run.labels
-    if measure in _LABEL_MEASURES and (labels is None or not (labels >= 0).any()):
+    if measure in LABEL_MEASURES and (labels is None or not (labels >= 0).any()):
         raise bad_parameter(
             "name",
             f"one of {_applicable_measures(run)} (the run has no labels)",
@@ -892,14 +832,6 @@ def measure_spec(run: Run, params: Params) -> tuple[str, int, np.ndarray | None]
     t = _snapshot(run, params, "snapshot", run.n_snapshots - 1)
     ids = params.selection("samples", run.n_samples)
     return measure, t, ids
-
-
-def measure_at(run: Run, measure: str, t: int, ids: np.ndarray | None) -> np.ndarray:
-    """One measure of snapshot ``t`` for ``ids`` (all samples if None), NaN where undefined."""
-    outputs = _outputs(run, t, ids)
-    labels = run.labels
-    gold = None if labels is None else (labels if ids is None else labels[ids])
-    return measure_values(outputs, gold, measure, run.kind)
 
 
 def measure_impl(ws: Workspace, name: str, params: Params) -> dict[str, Any]:
@@ -931,22 +863,16 @@ def transitions_impl(ws: Workspace, name: str, params: Params) -> dict[str, Any]
     a = _snapshot(run, params, "a", int(snaps[0]))
     b = _snapshot(run, params, "b", int(snaps[-1]))
     ids = params.selection("samples", run.n_samples)
-    pred_a = run.predictions(a, ids)
-    pred_b = run.predictions(b, ids)
-    recorded = (pred_a >= 0) & (pred_b >= 0)
-    n_classes = max(run.n_classes or 0, run.layer_dim(run.output_layer))
-    top = int(max(pred_a.max(initial=-1), pred_b.max(initial=-1))) + 1
-    n_classes = max(n_classes, top)
-    matrix = class_transition_matrix(pred_a[recorded], pred_b[recorded], n_classes)
+    moved = class_transitions(run, a, b, ids)
     names = _class_names(run) or []
-    names = [*names, *(str(c) for c in range(len(names), n_classes))][:n_classes]
+    names = [*names, *(str(c) for c in range(len(names), moved.n_classes))][: moved.n_classes]
     return {
         "a": a,
         "b": b,
-        "matrix": matrix.tolist(),
+        "matrix": moved.matrix.tolist(),
         "class_names": names,
-        "n": int(recorded.sum()),
-        "n_excluded": int((~recorded).sum()),
+        "n": moved.n,
+        "n_excluded": moved.n_excluded,
     }
 
 
