@@ -368,7 +368,7 @@ def test_subset_bound_path_with_many_ties():
 
 
 def test_kth_smallest_grouped_uneven_groups_fall_back_to_lexsort():
-    from reprdynamics.analysis.neighbours import _kth_smallest_grouped
+    from reprdynamics.analysis.neighbours._arithmetic import _kth_smallest_grouped
 
     rng = np.random.default_rng(17)
     sizes = np.array([3] * 2000 + [300_000] + [3] * 999)
@@ -486,7 +486,10 @@ def test_a_block_of_query_rows_equals_those_rows_of_the_full_answer():
 
 
 def test_candidate_and_pair_distances_are_bit_identical():
-    from reprdynamics.analysis.neighbours import _candidate_sq_distances, _pair_sq_distances
+    from reprdynamics.analysis.neighbours._arithmetic import (
+        _candidate_sq_distances,
+        _pair_sq_distances,
+    )
 
     rng = np.random.default_rng(0)
     for dim in (3, 10, 129):
