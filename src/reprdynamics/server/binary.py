@@ -84,7 +84,7 @@ class BinaryRequest:
 def _etag(endpoint: str, run: Run, spec: dict[str, Any], state: str | None = None) -> str:
     """A tag of the answer: the endpoint, the parameters and ``state`` (the run's state
     token unless the answer depends on less)."""
-    endpoint_, location, run_state, blob = impl._key(endpoint, run, spec)
+    endpoint_, location, run_state, blob = impl.computation_key(endpoint, run, spec)
     key = (endpoint_, location, run_state if state is None else state, blob)
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
     return f'"{digest}"'
