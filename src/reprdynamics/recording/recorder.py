@@ -2,12 +2,14 @@
 
 A snapshot ends when the epoch passed to :meth:`Recorder.store_batch` changes, on
 :meth:`Recorder.end_snapshot`, on :meth:`Recorder.close`, or when a ``with`` block is left.
-Nothing is written per batch: the cost of a batch is one copy into the snapshot buffer.
+Nothing is written per batch: the cost of a batch is one copy into the snapshot buffer
+(:mod:`~reprdynamics.recording.buffer`, :mod:`~reprdynamics.recording.batches`); ended
+snapshots go to :mod:`~reprdynamics.recording.writer`; the schedule is
+:mod:`~reprdynamics.recording.schedule`.
 """
 
 from __future__ import annotations
 
-import operator
 import os
 import sys
 import time
@@ -24,37 +26,18 @@ from reprdynamics.errors import (
     IncompleteSnapshotWarning,
     InvalidParameterError,
     RecordingError,
-    ReprDynamicsError,
     invalid_parameter,
     parse_int,
 )
-from reprdynamics.recording.convert import device_stager, to_ids, to_numpy
-from reprdynamics.recording.ranks import (
-    join_run,
-    merge_parts,
-    wait_for_commit,
-    warn_incomplete,
-    write_part,
-)
+from reprdynamics.recording.batches import _BatchCopying, _to_numpy, _unreadable
+from reprdynamics.recording.buffer import _Buffer
+from reprdynamics.recording.convert import device_stager, to_numpy
+from reprdynamics.recording.ranks import join_run, wait_for_commit
+from reprdynamics.recording.schedule import _parse_whole, snapshot_step_size
+from reprdynamics.recording.writer import _SnapshotWriting
 from reprdynamics.storage.run import KINDS, Run, create_run, open_run
 
 __all__ = ["IncompleteSnapshotWarning", "Recorder", "snapshot_step_size"]
-
-
-def snapshot_step_size(num_epochs: int, num_snapshots: int) -> int:
-    """Epochs between snapshots so that ``num_snapshots`` cover ``num_epochs``.
-
-    The original tool used ``int(num_epochs / num_snapshots)``, which is 0 (and then
-    divides by zero) when more snapshots than epochs are asked for; we never go below 1.
-
-    >>> snapshot_step_size(100, 20)
-    5
-    >>> snapshot_step_size(3, 10)
-    1
-    """
-    for name, value in (("num_epochs", num_epochs), ("num_snapshots", num_snapshots)):
-        parse_int(value, name, "the snapshot schedule", low=1)
-    return max(1, int(num_epochs) // int(num_snapshots))
 
 
 def _caller_stacklevel() -> int:
@@ -71,161 +54,10 @@ def _caller_stacklevel() -> int:
     return level
 
 
-_INT64, _FLOAT32 = np.dtype(np.int64), np.dtype(np.float32)  # `is` is cheaper than ==
-_WHOLE = "a whole number (an int, or a float such as 2.0)"
 _OWNER = "Recorder.store_batch"
 
 
-def _parse_whole(value: Any, name: str, owner: str) -> int:
-    """``epoch`` or ``step`` as an ``int``, or the standard parameter error naming it.
-
-    Ints, NumPy integers, 0-d integer tensors and whole floats (``2.0``, a NumPy float, a
-    0-d float tensor) are accepted; ``2.7``, NaN, inf, strings and booleans are
-    refused, never truncated.
-
-    >>> _parse_whole(np.float64(2.0), "epoch", "Recorder.store_batch")
-    2
-    >>> _parse_whole(2.7, "epoch", "Recorder.store_batch")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    reprdynamics.errors.InvalidParameterError: The 'epoch' parameter ... Got 2.7 instead.
-    """
-    if type(value) is int:
-        return value
-    if isinstance(value, bool | np.bool_ | str | bytes) or getattr(value, "ndim", 0) != 0:
-        raise invalid_parameter(name, owner, _WHOLE, value)
-    try:
-        return operator.index(value)  # NumPy integers, integer tensors
-    except TypeError:
-        pass
-    try:
-        number = float(value)  # floats, NumPy floats, 0-d float tensors
-    except Exception:  # whatever the object raises, it is no number
-        raise invalid_parameter(name, owner, _WHOLE, value) from None
-    if not number.is_integer():  # 2.7, NaN and inf alike
-        raise invalid_parameter(name, owner, _WHOLE, value)
-    return int(number)
-
-
-def _unreadable(argument: str, where: str, exc: Exception) -> RecordingError:
-    """The error for an argument that could not be converted to an array.
-
-    Whatever the framework raised (NumPy's ValueError for a ragged list, torch's
-    NotImplementedError for a tensor on the ``meta`` device, ...) becomes one error that
-    names the argument; the original is chained.
-    """
-    return RecordingError(
-        f"The {argument!r} argument {where} cannot be read as an array: "
-        f"{type(exc).__name__}: {str(exc).rstrip('.')}. Pass a NumPy array, a tensor holding "
-        f"data (not one on the 'meta' device) or a rectangular list of numbers."
-    )
-
-
-def _to_numpy(value: Any, argument: str) -> np.ndarray:
-    """``to_numpy(value)`` for an argument of the constructor (not the hot path)."""
-    try:
-        return to_numpy(value)
-    except Exception as exc:
-        raise _unreadable(argument, "of Recorder", exc) from exc
-
-
-class _Buffer:
-    """One snapshot being assembled: a dense (N, D) array per layer, and per layer which
-    batch last wrote each row (-1: none), so checks deferred to the snapshot's end can
-    still name the batch."""
-
-    __slots__ = ("epoch", "index", "layers", "n_batches", "n_samples", "rank", "writers")
-
-    def __init__(self, n_samples: int, epoch: int | None, index: int, rank: str = "") -> None:
-        self.n_samples = n_samples
-        self.rank = rank  # " (rank r)" when several processes record, else ""
-        self.epoch = epoch
-        self.index = index
-        self.layers: dict[str, np.ndarray] = {}
-        self.writers: dict[str, np.ndarray] = {}
-        self.n_batches = 0
-
-    def layer(self, name: str, dim: int, dtype: np.dtype) -> np.ndarray:
-        buf = self.layers.get(name)
-        if buf is None:
-            buf = np.full((self.n_samples, dim), np.nan, dtype=dtype)
-            self.layers[name] = buf
-            # 2N entries: a negative id -k (which NumPy wraps around) marks entry 2N - k,
-            # beyond the N real ones, where the snapshot's end finds it (no check per batch).
-            self.writers[name] = np.full(2 * self.n_samples, -1, dtype=np.int32)
-        return buf
-
-    def recorded(self) -> np.ndarray:
-        """``(N,)`` bool: samples recorded in every layer."""
-        n = self.n_samples
-        return np.logical_and.reduce([w[:n] >= 0 for w in self.writers.values()])
-
-    def check_ids(self) -> None:
-        """Refuse a snapshot that a batch with negative ids wrote into, naming the batch."""
-        n = self.n_samples
-        for writers in self.writers.values():
-            guard = writers[n:]
-            if guard.max() < 0:
-                continue
-            batch = int(guard[guard >= 0].min())
-            ids = np.flatnonzero(guard == batch) - n
-            raise RecordingError(
-                f"{ids.size} id(s) at {self.where(batch)} are outside [0, {n}): e.g. "
-                f"{ids[:5].tolist()}. Negative ids would overwrite other samples' rows, so "
-                f"snapshot {self.index} is not written; earlier snapshots are safe."
-            )
-
-    def where(self, batch: int) -> str:
-        epoch = f", epoch {self.epoch}" if self.epoch is not None else ""
-        return f"batch {batch} of snapshot {self.index}{epoch}{self.rank}"
-
-    def check_finite(self, dtype: np.dtype) -> None:
-        """Refuse NaN or inf in recorded rows, naming the first batch that wrote one.
-
-        One vectorised pass per layer and snapshot instead of one per batch. Values beyond
-        the float16 range became inf when copied into a float16 buffer, so this catches
-        them too.
-        """
-        for name, values in self.layers.items():
-            writers = self.writers[name][: self.n_samples]
-            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: fine
-                total = values.sum(dtype=np.float64)
-            if writers.min() >= 0 and np.isfinite(total):
-                continue  # every row recorded and the sum finite: no NaN or inf anywhere
-            bad = (writers >= 0) & ~np.isfinite(values).all(axis=1)
-            if not bad.any():
-                continue
-            rows = np.flatnonzero(bad)
-            batch = int(writers[rows].min())
-            first = rows[writers[rows] == batch]
-            sample = int(first[0])
-            column = int(np.flatnonzero(~np.isfinite(values[sample]))[0])
-            value = float(values[sample, column])
-            limit = f"|x| > {np.finfo(dtype).max:g}"
-            beyond = (
-                f" (or values beyond the float16 range, {limit}: record with dtype='float32')"
-                if dtype == np.float16
-                else ""
-            )
-            # The buffer holds the values after the cast to the storage dtype: an input
-            # value beyond its range is an inf here, whatever it was before.
-            cause = (
-                f" (a value beyond the {dtype} range, {limit}, is stored as inf)"
-                if np.isinf(value) and dtype != np.float16
-                else ""
-            )
-            raise RecordingError(
-                f"The representation of layer {name!r} at {self.where(batch)} holds NaN or "
-                f"inf{beyond} in {first.size} row(s) (sample ids {first[:5].tolist()}"
-                f"{' ...' if first.size > 5 else ''}); {rows.size} row(s) of the snapshot in "
-                f"all. Sample {sample} holds {value} in column {column}{cause}. The run keeps "
-                f"only finite values, so snapshot {self.index} is not written. (Training may "
-                f"have diverged, or the outputs need scaling; earlier snapshots are safe on "
-                f"disk.)"
-            )
-
-
-class Recorder:
+class Recorder(_BatchCopying, _SnapshotWriting):
     """Record per-sample outputs of a network, one snapshot at a time, into a run.
 
     Parameters
@@ -446,45 +278,6 @@ class Recorder:
         """Snapshots ended so far (including one still being written in the background)."""
         return self._n_snapshots
 
-    def add_batch_source(self, flush: Callable[[], Any]) -> None:
-        """Register something that holds batches back (e.g. framework hooks grouping rows).
-
-        ``flush()`` must hand its pending batches to :meth:`store_batch`; it is called
-        before a snapshot ends and before the recorder closes, so those batches land in the
-        snapshot they belong to.
-        """
-        if flush not in self._sources:
-            self._sources.append(flush)
-
-    def remove_batch_source(self, flush: Callable[[], Any]) -> None:
-        """Forget a source added with :meth:`add_batch_source` (no error if absent)."""
-        if flush in self._sources:
-            self._sources.remove(flush)
-
-    def _flush_sources(self) -> None:
-        if self._flushing_sources:  # a source's batches may themselves end a snapshot
-            return
-        self._flushing_sources = True
-        try:
-            for flush in list(self._sources):
-                flush()
-        finally:
-            self._flushing_sources = False
-
-    def flush(self) -> None:
-        """Wait until every ended snapshot is on disk; re-raise a failed background write.
-
-        The error names the snapshot; that snapshot is not in the run, the ones before it
-        are, and recording can go on (the next snapshot takes its place).
-        """
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            try:
-                pending.result()
-            except BaseException:
-                self._n_snapshots = self.run.n_snapshots
-                raise
-
     # ------------------------------------------------------------------ recording
     def store_batch(
         self,
@@ -585,93 +378,6 @@ class Recorder:
             return buf.where(buf.n_batches)
         return f"batch 0 of snapshot {self._n_snapshots}{self._rank_label}"
 
-    def _put(
-        self, values: np.ndarray, ids: Any, layer: str | None, buf: _Buffer, batch: int
-    ) -> bool:
-        """Copy batch number ``batch`` into the snapshot buffer: the hot path.
-
-        False for an empty batch, which stores nothing: its shape (``(0,)`` is taken as
-        ``(0, 1)``) says nothing about the layer's dimension.
-        """
-        if type(ids) is np.ndarray and ids.dtype is _INT64 and ids.ndim == 1:
-            idx = ids
-        else:
-            idx = self._parse_ids(ids, buf, batch)
-        if values.ndim != 2:
-            values = self._as_rows(values, buf, batch)
-        if len(values) != len(idx):
-            raise RecordingError(
-                f"The representation at {buf.where(batch)} has {values.shape[0]} rows "
-                f"but {idx.shape[0]} ids were given; they must match."
-            )
-        dtype = values.dtype
-        if dtype is not _FLOAT32 and dtype.kind not in "fiub":
-            raise RecordingError(
-                f"The representation at {buf.where(batch)} has dtype {values.dtype}; "
-                f"expected numbers."
-            )
-        if not len(idx):
-            return False
-        layer = layer or self._output_layer
-        target = buf.layers.get(layer)
-        if target is None:
-            target = self._new_layer(buf, layer, values.shape[1], batch)
-        elif values.shape[1] != target.shape[1]:
-            raise self._dim_error(buf, layer, values.shape[1], target.shape[1], batch)
-        try:  # NumPy checks every id < N before it copies anything (negatives: check_ids)
-            if self._half or (dtype is not _FLOAT32 and dtype.kind == "f" and dtype.itemsize > 4):
-                # A value beyond the storage dtype's range becomes inf in the cast; the
-                # snapshot's end refuses it naming batch, sample and value (no warning here).
-                with np.errstate(over="ignore"):
-                    target[idx] = values
-            else:
-                target[idx] = values
-        except IndexError:
-            raise self._range_error(buf, idx, batch) from None
-        # Duplicate ids: NumPy assigns in order, so the last write wins (values and writer).
-        buf.writers[layer][idx] = batch
-        return True
-
-    def _stage(self, stager: Any, tensor: Any, ids: Any, layer: str | None, buf: _Buffer) -> bool:
-        """An accelerator tensor: start its copy to the host, take it when it has landed.
-
-        What needs no data (shapes, the layer's dimension) is checked now; the ids and the
-        values when the copy is taken, still naming this batch.
-        """
-        batch = buf.n_batches
-        shape = tuple(tensor.shape)
-        if len(shape) == 0:
-            raise RecordingError(
-                f"The representation at {buf.where(batch)} is a scalar; expected (B, D)."
-            )
-        n_ids = len(ids) if hasattr(ids, "__len__") else None
-        if n_ids is not None and n_ids != shape[0]:
-            raise RecordingError(
-                f"The representation at {buf.where(batch)} has {shape[0]} rows but {n_ids} "
-                f"ids were given; they must match."
-            )
-        if shape[0] == 0:  # an empty batch: nothing to copy, no dimension fixed
-            return True
-        layer = layer or self._output_layer
-        dim = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
-        known = buf.layers.get(layer)
-        expected = known.shape[1] if known is not None else self._dims.get(layer)
-        if expected is not None and dim != expected:
-            raise self._dim_error(buf, layer, dim, expected, batch)
-        buf.n_batches = batch + 1
-        stager.stage(tensor, ids, layer, batch, self._step)
-        if stager.pending_rows > self.n_samples:  # bound the host memory in flight
-            self._drain(wait=False)
-        return True
-
-    def _drain(self, *, wait: bool) -> None:
-        """Copy staged device batches that have landed (all of them when ``wait``)."""
-        stager, buf = self._stager, self._buffer
-        if stager is None or buf is None:
-            return
-        for values, ids, layer, batch, _step in stager.ready(wait):
-            self._put(values, ids, layer, buf, batch)
-
     def _enter_epoch(self, epoch: int) -> bool:
         """The checks of a batch whose epoch differs from the previous batch's; then whether
         the schedule records it. Ends the pending snapshot of an earlier epoch."""
@@ -699,61 +405,6 @@ class Recorder:
         record = self.should_record(epoch)
         self._fast_epoch, self._fast_record = epoch, record
         return record
-
-    def _parse_ids(self, ids: Any, buf: _Buffer, batch: int) -> np.ndarray:
-        try:
-            idx = to_ids(ids)
-        except Exception as exc:
-            raise _unreadable("ids", f"at {buf.where(batch)}", exc) from exc
-        if idx.size and idx.dtype.kind not in "iu":
-            if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
-                return idx.astype(np.int64)
-            raise RecordingError(
-                f"The ids at {buf.where(batch)} must be integers; got dtype {idx.dtype}."
-            )
-        if idx.dtype.kind == "u" and idx.size and int(idx.max()) >= self.n_samples:
-            raise self._range_error(buf, idx, batch)
-        return idx.astype(np.int64, copy=False)
-
-    def _as_rows(self, values: np.ndarray, buf: _Buffer, batch: int) -> np.ndarray:
-        if values.ndim == 0:
-            raise RecordingError(
-                f"The representation at {buf.where(batch)} is a scalar; expected (B, D)."
-            )
-        if values.ndim == 1:
-            return values[:, None]
-        return values.reshape(values.shape[0], -1)
-
-    def _range_error(self, buf: _Buffer, idx: np.ndarray, batch: int) -> RecordingError:
-        wide = idx.astype(np.int64)
-        bad = wide[(wide < 0) | (wide >= self.n_samples)]
-        return RecordingError(
-            f"{bad.size} id(s) at {buf.where(batch)} are outside "
-            f"[0, {self.n_samples}): e.g. {bad[:5].tolist()}."
-        )
-
-    def _dim_error(
-        self, buf: _Buffer, layer: str, got: int, dim: int, batch: int
-    ) -> RecordingError:
-        return RecordingError(
-            f"The representation of layer {layer!r} at {buf.where(batch)} has "
-            f"{got} dimensions, but earlier batches had {dim}; it must not change."
-        )
-
-    def _new_layer(self, buf: _Buffer, layer: str, got: int, batch: int) -> np.ndarray:
-        """The first batch of a layer in this snapshot: check it against earlier snapshots."""
-        dim = self._dims.get(layer)
-        if dim is not None and got != dim:
-            raise self._dim_error(buf, layer, got, dim, batch)
-        if dim is None:
-            if self._n_snapshots > 0:
-                raise RecordingError(
-                    f"Layer {layer!r} appears at {buf.where(batch)}, but the run's "
-                    f"earlier snapshots record only {sorted(self._dims)}. Record the same "
-                    f"layers in every snapshot."
-                )
-            self._dims[layer] = got
-        return buf.layer(layer, got, self.dtype)
 
     def end_snapshot(
         self,
@@ -829,52 +480,6 @@ class Recorder:
                 self._current_epoch = buf.epoch
                 self._fast_epoch = None  # the next batch runs the epoch checks again
             return True
-
-    def _write(self, buf: _Buffer, write: dict[str, Any]) -> None:
-        """Check and write one ended snapshot (in the writer thread when in background)."""
-        buf.check_ids()
-        if self.check_finite:
-            buf.check_finite(self.dtype)
-        try:
-            if self.world_size == 1:
-                self.run.append_snapshot(buf.layers, **write)
-                return
-            n = self.n_samples
-            written = {name: w[:n] >= 0 for name, w in buf.writers.items()}
-            if self.rank > 0:
-                rows = np.logical_or.reduce(list(written.values()))
-                write_part(
-                    self.run,
-                    buf.index,
-                    self.rank,
-                    self.world_size,
-                    buf.layers,
-                    rows,
-                    buf.epoch,
-                    self._session,
-                )
-                self._parts_written = buf.index
-                return
-            recorded = merge_parts(
-                self.run,
-                buf.index,
-                self.world_size,
-                buf.layers,
-                written,
-                buf.epoch,
-                self.rank_timeout,
-                self._session,
-            )
-            warn_incomplete(buf.index, buf.epoch, recorded)
-            self.run.append_snapshot(buf.layers, **{**write, "recorded": recorded})
-            self.run.drop_parts(buf.index)
-        except ReprDynamicsError:
-            raise
-        except Exception as exc:
-            raise RecordingError(
-                f"Writing snapshot {buf.index} (epoch {buf.epoch}) to {self.run.location!r} "
-                f"failed: {type(exc).__name__}: {exc}. Earlier snapshots are safe."
-            ) from exc
 
     def close(self) -> None:
         """End the current snapshot, if any, and refuse further batches."""
