@@ -1,367 +1,37 @@
-"""Record named torch modules' outputs into a run, in the training pass or a probe pass.
-
-Two ways to record (``docs/recording-modes.md`` compares them):
-
-* **training pass** — :class:`LayerRecorder` hooks the modules you name and stores their
-  outputs while *your* forward pass runs, for the ids of the current batch::
-
-      with LayerRecorder(net, rec, layers={"penultimate": "fc1"}) as hooks:
-          for epoch in range(E):
-              for x, y, ids in loader:
-                  with hooks.batch(ids, epoch=epoch):
-                      out = net(x)
-                  ...  # loss, backward, step
-              hooks.end_snapshot(metrics={"loss": ...})
-
-* **probe pass** — :func:`record_probe_pass` runs the model in eval mode, without grad,
-  over a fixed probe set at each snapshot::
-
-      for epoch in range(E):
-          train_one_epoch(net)
-          record_probe_pass(net, probe_loader, rec, layers={"penultimate": "fc1"}, epoch=epoch)
+"""``LayerRecorder``: forward hooks that record named modules' outputs in the training pass.
 
 What a hook does costs the training step as little as possible: on a CUDA device it starts
 an asynchronous copy into pinned host memory, so the step never waits for the transfer; on
 the CPU it takes a clone (a later in-place op must not change what was recorded). Pending
-outputs are handed to the recorder in groups of batches (up to ``GROUP_ROWS`` rows per
-layer), when the epoch changes, and before the snapshot ends or the recorder closes, so
-the recorder is called once per group rather than once per batch and layer.
+outputs are handed to the recorder in groups of batches (up to
+``reprdynamics.integrations.torch.GROUP_ROWS`` rows per layer), when the epoch changes,
+and before the snapshot ends or the recorder closes, so the recorder is called once per
+group rather than once per batch and layer.
 """
 
 from __future__ import annotations
 
-import collections
-import difflib
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
+import torch
 
-from reprdynamics.errors import (
-    InvalidParameterError,
-    LayerNotFoundError,
-    RecordingError,
-    invalid_parameter,
-    require,
-)
-from reprdynamics.recording.convert import register_device_stager, to_ids
+from reprdynamics.errors import RecordingError, invalid_parameter
+from reprdynamics.integrations.torch.parsing import Pool, apply_pool, parse_layers, parse_pool
+from reprdynamics.recording.convert import to_ids
 from reprdynamics.recording.recorder import Recorder
 
-torch = require("torch", "torch", "The torch integration (reprdynamics.integrations.torch)")
+__all__ = ["LayerRecorder"]
 
-__all__ = [
-    "DeviceStager",
-    "LayerRecorder",
-    "ProbePass",
-    "distributed_options",
-    "model_device",
-    "real_rows",
-    "record_probe_pass",
-    "split_batch",
-]
-
-Pool = str | Callable[[Any], Any] | None
-GROUP_ROWS = 4096  # pending rows per layer before outputs are handed to the recorder
-_POOLS = ("avg", "max", "flatten", None)
+# GROUP_ROWS is the package's public setting: read from there at each use, so setting
+# reprdynamics.integrations.torch.GROUP_ROWS takes effect.
+_package = sys.modules[__package__]
 
 
-# ---------------------------------------------------------------------------- parsing
-def _parse_layers(
-    model: Any, layers: Any, output_layer: str, record_output: bool, owner: str
-) -> dict[str, str]:
-    """``{run layer name: module name}``; module name ``""`` is the model itself (its output)."""
-    if layers is None:
-        mapping: dict[str, str] = {}
-    elif isinstance(layers, str):
-        mapping = {layers or output_layer: layers}
-    elif isinstance(layers, Mapping):
-        mapping = {}
-        for key, value in layers.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise invalid_parameter(
-                    "layers", owner, "a mapping of run layer names to module names (str)", layers
-                )
-            mapping[key or output_layer] = value
-    elif isinstance(layers, Iterable):
-        mapping = {}
-        for name in layers:
-            if not isinstance(name, str):
-                raise invalid_parameter("layers", owner, "module names (str)", layers)
-            mapping[name or output_layer] = name
-    else:
-        raise invalid_parameter(
-            "layers",
-            owner,
-            "a module name, a list of them or a {run layer: module} mapping",
-            layers,
-        )
-    if record_output and output_layer not in mapping and "" not in mapping.values():
-        mapping[output_layer] = ""
-    if not mapping:
-        raise InvalidParameterError(
-            f"{owner} has nothing to record: give layers=... or keep record_output=True."
-        )
-    for key in mapping:
-        if "/" in key or key.startswith("."):
-            raise invalid_parameter("layers", owner, "run layer names without '/'", key)
-    available = dict(model.named_modules())
-    missing = [m for m in mapping.values() if m not in available]
-    if missing:
-        names = [n for n in available if n]
-        shown = ", ".join(repr(n) for n in names[:60])
-        if len(names) > 60:
-            shown += f", ... ({len(names) - 60} more)"
-        close = difflib.get_close_matches(missing[0], names, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise LayerNotFoundError(
-            f"The model ({type(model).__name__}) has no module named "
-            f"{', '.join(map(repr, missing))}.{hint} Available modules: {shown or 'none'}. "
-            f"Use '' for the model's own output."
-        )
-    return mapping
-
-
-def _parse_pool(pool: Any, layers: Mapping[str, str], owner: str) -> dict[str, Pool]:
-    def one(value: Any) -> Pool:
-        if value == "mean":
-            value = "avg"
-        if callable(value) or value in _POOLS:
-            return value
-        raise invalid_parameter("pool", owner, "'avg', 'max', 'flatten', None or a callable", value)
-
-    if isinstance(pool, Mapping):
-        unknown = set(pool) - set(layers)
-        if unknown:
-            raise invalid_parameter(
-                "pool",
-                owner,
-                f"a mapping over the recorded layers {sorted(layers)}",
-                sorted(unknown),
-            )
-        return {name: one(pool.get(name, "avg")) for name in layers}
-    return {name: one(pool) for name in layers}
-
-
-def _apply_pool(tensor: Any, how: Pool) -> Any:
-    """Reduce a ``(B, C, *spatial)`` feature map to ``(B, C)``; 2-D outputs pass unchanged."""
-    if callable(how):
-        return how(tensor)
-    if tensor.ndim <= 2 or how in (None, "flatten"):
-        return tensor
-    if not tensor.is_floating_point():
-        tensor = tensor.float()
-    dims = tuple(range(2, tensor.ndim))
-    return tensor.mean(dim=dims) if how == "avg" else tensor.amax(dim=dims)
-
-
-def split_batch(batch: Any, *, input_key: str = "X", ids_key: str = "index") -> tuple[Any, Any]:
-    """``(inputs, ids)`` of a batch: a dict with ``input_key`` and ``ids_key`` (like the items
-    of :class:`~reprdynamics.ReprDataset`) or an ``(x, y, ids)`` tuple.
-
-    Raises
-    ------
-    RecordingError
-        The batch carries no sample ids.
-    """
-    if isinstance(batch, Mapping):
-        if ids_key not in batch:
-            raise RecordingError(
-                f"A batch without ids: the batch is a dict with keys {sorted(map(str, batch))} "
-                f"but no {ids_key!r} key holding the sample ids. Yield ids (ReprDataset items "
-                f"have 'index') or pass ids_key=..."
-            )
-        if input_key not in batch:
-            raise RecordingError(
-                f"The batch is a dict with keys {sorted(map(str, batch))} but no {input_key!r} "
-                f"key holding the inputs; pass input_key=..."
-            )
-        return batch[input_key], batch[ids_key]
-    if isinstance(batch, Sequence) and not isinstance(batch, str) and len(batch) == 3:
-        return batch[0], batch[2]
-    what = (
-        f"a {type(batch).__name__} of length {len(batch)}"
-        if hasattr(batch, "__len__")
-        else (f"a {type(batch).__name__}")
-    )
-    raise RecordingError(
-        f"A batch without ids: expected a dict with {ids_key!r} or an (x, y, ids) tuple, got "
-        f"{what}. Wrap the dataset so every item carries its sample id, e.g. "
-        f"TensorDataset(x, y, torch.arange(len(x))) or reprdynamics.ReprDataset."
-    )
-
-
-def model_device(model: Any, device: Any = None, *, owner: str = "record_probe_pass") -> Any:
-    """The device inputs must go to: ``device`` if given, else the one device of the model.
-
-    Raises
-    ------
-    RecordingError
-        Mixed devices: the model's parameters are on several devices and no ``device`` was
-        given, or they are all on one device and ``device`` names another.
-    """
-    devices = {p.device for p in model.parameters()} | {b.device for b in model.buffers()}
-    if device is not None:
-        device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if len(devices) == 1:
-            (only,) = devices
-            if only != device:
-                raise RecordingError(
-                    f"Mixed devices in {owner}: the model's parameters are on {only} but "
-                    f"device={str(device)!r}. Move the model (model.to({str(device)!r})) or leave "
-                    f"device=None to use the model's device."
-                )
-        return device
-    if len(devices) > 1:
-        raise RecordingError(
-            f"Mixed devices in {owner}: the model's parameters are on "
-            f"{sorted(map(str, devices))}; pass device=... to say where the inputs go."
-        )
-    return next(iter(devices)) if devices else torch.device("cpu")
-
-
-def distributed_options() -> dict[str, Any]:
-    """``rank``, ``world_size`` and ``barrier`` for :class:`Recorder` under torch.distributed.
-
-    Empty when no process group is initialised (one process), so this is always safe::
-
-        rec = Recorder(path, n_samples=N, **distributed_options())
-    """
-    dist = torch.distributed
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return {}
-    return {"rank": dist.get_rank(), "world_size": dist.get_world_size(), "barrier": dist.barrier}
-
-
-def real_rows(sampler: Any, n_samples: int) -> int | None:
-    """How many of this rank's samples per epoch are real when ``sampler`` pads.
-
-    A ``DistributedSampler`` without ``drop_last`` repeats samples at the end of its order
-    so every rank gets as many; those repeats would record ids twice in a snapshot. Returns
-    None when the sampler does not pad.
-    """
-    total, replicas, rank = (
-        getattr(sampler, a, None) for a in ("total_size", "num_replicas", "rank")
-    )
-    if not all(isinstance(v, int) for v in (total, replicas, rank)) or total <= n_samples:
-        return None
-    return len(range(rank, n_samples, replicas))
-
-
-class DeviceStager:
-    """Copies tensors off an accelerator for :meth:`Recorder.store_batch` without a sync.
-
-    ``store_batch`` of a CUDA tensor lands here: the copy into a pinned host buffer is
-    queued on a side stream that first waits for the stream that computed the tensor (a
-    GPU-side dependency: the host does not wait), and an event marks its end. The
-    recorder takes the copies whose events have completed when it needs room, and all of
-    them at the snapshot's end. Host buffers are reused. CPU tensors (``accepts_cpu``) are
-    copied at once into the same kind of buffers, which runs the whole path on a machine
-    without a GPU.
-    """
-
-    def __init__(self) -> None:
-        self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
-        self._free: dict[tuple[tuple[int, ...], Any, bool], list[Any]] = {}
-        self._streams: dict[Any, Any] = {}
-        self.pending_rows = 0
-
-    def _host(self, shape: tuple[int, ...], dtype: Any, pinned: bool) -> Any:
-        free = self._free.get((shape, dtype, pinned))
-        if free:
-            return free.pop()
-        return torch.empty(shape, dtype=dtype, pin_memory=pinned)
-
-    def _release(self, tensor: Any) -> None:
-        key = (tuple(tensor.shape), tensor.dtype, tensor.is_pinned())
-        self._free.setdefault(key, []).append(tensor)
-
-    def stage(self, tensor: Any, ids: Any, layer: str, batch: int, step: int | None) -> None:
-        values = tensor.detach()
-        if values.dtype == torch.bfloat16:  # NumPy has no bfloat16 (cast on the device)
-            values = values.float()
-        if values.ndim == 1:
-            values = values[:, None]
-        elif values.ndim > 2:
-            values = values.reshape(values.shape[0], -1)
-        on_device = isinstance(ids, torch.Tensor) and ids.is_cuda
-        host_ids = None
-        if not on_device:
-            host_ids = to_ids(ids).copy()  # the caller may reuse its id buffer
-        event = None
-        if values.is_cuda:
-            host = self._host(tuple(values.shape), values.dtype, True)
-            side = self._streams.get(values.device)
-            if side is None:
-                side = self._streams[values.device] = torch.cuda.Stream(values.device)
-            side.wait_stream(torch.cuda.current_stream(values.device))
-            with torch.cuda.stream(side):
-                host.copy_(values, non_blocking=True)
-                if on_device:
-                    device_ids = ids.reshape(-1)
-                    host_ids = self._host(tuple(device_ids.shape), device_ids.dtype, True)
-                    host_ids.copy_(device_ids, non_blocking=True)
-                    device_ids.record_stream(side)
-            values.record_stream(side)  # the allocator must not reuse it before the copy
-            event = torch.cuda.Event()
-            event.record(side)
-        else:
-            host = self._host(tuple(values.shape), values.dtype, False)
-            host.copy_(values)
-            if on_device:  # values on the CPU, ids on a GPU: a blocking copy of the ids
-                host_ids = to_ids(ids)
-        self._pending.append((event, host, host_ids, layer, batch, step))
-        self.pending_rows += int(values.shape[0])
-
-    def ready(self, wait: bool) -> Iterator[tuple[np.ndarray, np.ndarray, str, int, int | None]]:
-        while self._pending:
-            event, host, host_ids, layer, batch, step = self._pending[0]
-            if event is not None and not wait and not event.query():
-                return
-            self._pending.popleft()
-            self.pending_rows -= int(host.shape[0])
-            if event is not None:
-                event.synchronize()  # this copy only, never the whole device
-            ids = host_ids
-            if isinstance(ids, torch.Tensor):
-                ids = ids.numpy().astype(np.int64)
-                self._release(host_ids)
-            try:
-                yield host.numpy(), ids, layer, batch, step
-            finally:
-                self._release(host)
-
-    def discard(self) -> None:
-        for event, *_ in self._pending:
-            if event is not None:
-                event.synchronize()
-        self._pending.clear()
-        self.pending_rows = 0
-
-
-def _stages(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.is_cuda
-
-
-register_device_stager(_stages, DeviceStager)
-
-
-def _to_device(value: Any, device: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=True)
-    if isinstance(value, Mapping):
-        return {k: _to_device(v, device) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to_device(v, device) for v in value)
-    return value
-
-
-# ---------------------------------------------------------------------------- hooks
 class _Batch:
     """The ids of the batch whose forward pass is running, and what it has recorded."""
 
@@ -522,10 +192,10 @@ class LayerRecorder:
             )
         self.model = model
         self.recorder = recorder
-        self.layers = _parse_layers(
+        self.layers = parse_layers(
             model, layers, recorder.run.output_layer, record_output, "LayerRecorder"
         )
-        self.pool = _parse_pool(pool, self.layers, "LayerRecorder")
+        self.pool = parse_pool(pool, self.layers, "LayerRecorder")
         self.require_ids = require_ids
         self.non_blocking = non_blocking
         self.unwrap = unwrap
@@ -604,7 +274,7 @@ class LayerRecorder:
         """
         if self._pending and self._pending[-1][2].epoch != epoch:
             self.flush()
-        elif self._pending_rows >= GROUP_ROWS * len(self.layers):
+        elif self._pending_rows >= _package.GROUP_ROWS * len(self.layers):
             self.flush(wait=False)  # what has landed; GPU copies in flight stay pending
         if ids is None:
             raise RecordingError(
@@ -712,7 +382,7 @@ class LayerRecorder:
                 f"{type(output).__name__}, not a tensor; record a submodule that returns a "
                 f"tensor instead."
             )
-        tensor = _apply_pool(output.detach(), self.pool[layer])
+        tensor = apply_pool(output.detach(), self.pool[layer])
         if tensor.ndim == 0 or tensor.shape[0] != batch.size:
             raise RecordingError(
                 f"Layer {layer!r} (module {module_name or '<model>'!r}) returned shape "
@@ -856,137 +526,3 @@ class LayerRecorder:
         layers = ", ".join(f"{k}={v or '<model>'}" for k, v in self.layers.items())
         state = "attached" if self.attached else "detached"
         return f"<LayerRecorder {state}: {layers}>"
-
-
-# ---------------------------------------------------------------------------- probe pass
-@dataclass(frozen=True)
-class ProbePass:
-    """What one probe pass did.
-
-    Attributes
-    ----------
-    seconds : float
-        Wall time of the pass, the snapshot write included.
-    n_batches, n_samples : int
-        Batches run and distinct sample ids seen (0 when the schedule skipped the epoch).
-    snapshot : int or None
-        Index of the snapshot written, None when nothing was written (skipped epoch, or
-        ``end_snapshot=False``).
-    skipped : bool
-        The recorder's schedule does not record this epoch; nothing ran.
-    """
-
-    seconds: float
-    n_batches: int
-    n_samples: int
-    snapshot: int | None
-    skipped: bool = False
-
-
-def record_probe_pass(
-    model: Any,
-    loader: Iterable[Any],
-    recorder: Recorder,
-    *,
-    layers: str | Sequence[str] | Mapping[str, str] | None = None,
-    epoch: int | None = None,
-    step: int | None = None,
-    device: Any = None,
-    metrics: Mapping[str, Any] | None = None,
-    record_output: bool = True,
-    pool: Pool | Mapping[str, Pool] = "avg",
-    input_key: str = "X",
-    ids_key: str = "index",
-    end_snapshot: bool = True,
-) -> ProbePass:
-    """Record one snapshot: the model in eval mode, without grad, over a fixed probe set.
-
-    Parameters
-    ----------
-    model
-        A ``torch.nn.Module``; its train/eval mode (per submodule) is restored afterwards.
-    loader
-        An iterable of batches (usually a ``DataLoader``, not shuffled) yielding dicts with
-        ``input_key`` and ``ids_key`` (``"X"`` and ``"index"``, like ``ReprDataset`` items)
-        or ``(x, y, ids)`` tuples. Its ids must cover every sample of the run.
-    recorder
-        The :class:`~reprdynamics.Recorder`; ``recorder.n_samples`` is the probe-set size.
-    layers, record_output, pool
-        As for :class:`LayerRecorder`.
-    epoch, step
-        Stored with the snapshot. An epoch the recorder's schedule skips runs nothing.
-    device
-        Where inputs are moved (``non_blocking``). Default: the model's device; required
-        when the model's parameters span several devices.
-    metrics
-        Stored with the snapshot (e.g. training loss and accuracy of the epoch).
-    end_snapshot
-        End (write) the snapshot after the pass (default). False leaves it open, to add
-        other layers or batches before ending it yourself.
-
-    Returns
-    -------
-    ProbePass
-        Timing and counts; ``seconds`` is the per-snapshot cost of probe-pass recording.
-
-    Raises
-    ------
-    RecordingError
-        A batch without ids; the loader's ids do not cover the run's samples (the partial
-        snapshot is dropped and the recorder closed, earlier snapshots stay on disk); mixed
-        devices (see :func:`model_device`).
-    LayerNotFoundError
-        A layer names no module of the model; the message lists the available ones.
-    """
-    started = time.perf_counter()
-    if epoch is not None and not recorder.should_record(epoch):
-        return ProbePass(time.perf_counter() - started, 0, 0, None, skipped=True)
-    target = model_device(model, device)
-    n = recorder.n_samples
-    dataset = getattr(loader, "dataset", None)
-    try:
-        size = len(dataset) if dataset is not None else None  # type: ignore[arg-type]
-    except TypeError:
-        size = None
-    if size is not None and size < n:
-        raise RecordingError(
-            f"The probe loader's ids do not cover the run's samples: its dataset holds {size} "
-            f"items but the run has {n} samples ({n - size} missing). The probe set must be the "
-            f"run's samples, each with its id."
-        )
-    hooks = LayerRecorder(model, recorder, layers, record_output=record_output, pool=pool)
-    covered = np.zeros(n, dtype=bool)
-    modes = [(m, m.training) for m in model.modules()]
-    n_batches = 0
-    model.eval()
-    try:
-        with torch.no_grad(), hooks:
-            for batch in loader:
-                x, ids = split_batch(batch, input_key=input_key, ids_key=ids_key)
-                hooks.set_batch(ids, epoch=epoch, step=step)
-                x = _to_device(x, target)
-                try:
-                    model(x)
-                finally:
-                    hooks.clear_batch()
-                seen = to_ids(ids.cpu() if isinstance(ids, torch.Tensor) else ids)
-                # Out-of-range ids are the recorder's to report (when it stores the batch).
-                covered[seen[(seen >= 0) & (seen < n)]] = True
-                n_batches += 1
-    finally:
-        for module, training in modes:
-            module.training = training
-    n_seen = int(covered.sum())
-    if n_seen < n:
-        missing = np.flatnonzero(~covered)
-        recorder.abort()
-        raise RecordingError(
-            f"The probe loader's ids do not cover the run's samples: {n - n_seen} of {n} are "
-            f"missing (e.g. ids {missing[:5].tolist()}). The partial snapshot was dropped and "
-            f"the recorder closed; earlier snapshots are safe on disk."
-        )
-    snapshot = None
-    if end_snapshot:
-        if hooks.end_snapshot(metrics, epoch=epoch, step=step):
-            snapshot = recorder.n_snapshots - 1
-    return ProbePass(time.perf_counter() - started, n_batches, n_seen, snapshot)
