@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reprdynamics as rd
-from reprdynamics.server import routes
+from reprdynamics.server import endpoints, handlers, requests
 from reprdynamics.server.app import create_app
 from reprdynamics.server.arrays import (
     MAX_SELECTION_CHARS,
@@ -169,7 +169,7 @@ def test_json_bodies_are_limited_in_bytes(small: TestClient, monkeypatch) -> Non
     )
     assert "8 MiB" in assert_refused(response, 413, "body")["error"]
 
-    monkeypatch.setattr(routes, "MAX_JSON_BODY_BYTES", 64)
+    monkeypatch.setattr(requests, "MAX_JSON_BODY_BYTES", 64)
     exact = json.dumps({"a": 0, "pad": "x" * 45}).encode()
     assert len(exact) == 64
     assert small.post("/api/runs/run/transitions", content=exact, headers=JSON).status_code == 200
@@ -390,11 +390,11 @@ def test_a_post_to_a_get_endpoint_is_a_405_whatever_its_type(small: TestClient, 
 
 def test_every_declared_parameter_is_checked() -> None:
     """The check runs for every handler of the table, not only those that parse."""
-    declared = routes._DECLARED
+    declared = endpoints.DECLARED
     assert set(declared) == {e.handler for e in ENDPOINTS}
     params = Params({"k": ""})
     with pytest.raises(ApiError, match="'k'"):
-        routes._check_declared(declared[routes.samples], params)
+        requests.check_declared(declared[handlers.samples], params)
 
 
 # --------------------------------------------------------------------------- static files
