@@ -17,10 +17,7 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync as _zarr_sync
 
-from reprdynamics.errors import (
-    InvalidParameterError,
-    invalid_parameter,
-)
+from reprdynamics.errors import InvalidParameterError, invalid_parameter
 from reprdynamics.storage.entries import SnapshotInfo
 from reprdynamics.storage.layout import (
     _DENSE,

@@ -13,10 +13,7 @@ import zarr
 import zarr.errors
 from zarr.core.sync import sync as _zarr_sync
 
-from reprdynamics.errors import (
-    InvalidParameterError,
-    ReprDynamicsError,
-)
+from reprdynamics.errors import InvalidParameterError, ReprDynamicsError
 
 __all__ = ["CACHE_LIMIT_ENV", "CacheEntry", "parse_cache_limit"]
 from reprdynamics.storage.cache import _cache_lock, _pinned

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reprdynamics.errors import (
-    CorruptRunError,
-    RunNotFoundError,
-    UnsupportedFormatVersionError,
-)
+from reprdynamics.errors import CorruptRunError, RunNotFoundError, UnsupportedFormatVersionError
 from reprdynamics.storage.layout import FORMAT_NAME, FORMAT_VERSION, KINDS
 
 

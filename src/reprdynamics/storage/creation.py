@@ -22,15 +22,8 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync as _zarr_sync
 from zarr.errors import ContainsArrayError, ContainsGroupError
 
-from reprdynamics.errors import (
-    RunExistsError,
-    invalid_parameter,
-    parse_int,
-)
-from reprdynamics.storage.remote import (
-    check_bucket,
-    parse_storage_options,
-)
+from reprdynamics.errors import RunExistsError, invalid_parameter, parse_int
+from reprdynamics.storage.remote import check_bucket, parse_storage_options
 
 __all__ = ["create_run"]
 from reprdynamics.storage.half_made import _half_made

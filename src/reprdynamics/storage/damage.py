@@ -18,13 +18,8 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync as _zarr_sync
 
-from reprdynamics.errors import (
-    CorruptRunError,
-    ReprDynamicsError,
-)
-from reprdynamics.storage.remote import (
-    storage_error,
-)
+from reprdynamics.errors import CorruptRunError, ReprDynamicsError
+from reprdynamics.storage.remote import storage_error
 
 __all__ = ["Damage"]
 from reprdynamics.storage.location import _is_url, _store_errors

@@ -20,9 +20,7 @@ import zarr.errors
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync as _zarr_sync
 
-from reprdynamics.errors import (
-    CorruptRunError,
-)
+from reprdynamics.errors import CorruptRunError
 from reprdynamics.storage.layout import _ENTRIES, FORMAT_VERSION
 
 

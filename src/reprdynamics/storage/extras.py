@@ -7,10 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.errors import (
-    InvalidParameterError,
-    RunExistsError,
-)
+from reprdynamics.errors import InvalidParameterError, RunExistsError
 from reprdynamics.storage.layout import _DENSE, dimension_names
 
 

@@ -8,14 +8,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from reprdynamics.errors import (
-    InvalidParameterError,
-    ReprDynamicsError,
-)
-from reprdynamics.storage.remote import (
-    storage_error,
-    zarr_storage_options,
-)
+from reprdynamics.errors import InvalidParameterError, ReprDynamicsError
+from reprdynamics.storage.remote import storage_error, zarr_storage_options
 
 
 def _is_url(location: str) -> bool:

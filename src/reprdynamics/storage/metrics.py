@@ -9,9 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.errors import (
-    InvalidParameterError,
-)
+from reprdynamics.errors import InvalidParameterError
 
 
 def _json_number(value: Any) -> Any:

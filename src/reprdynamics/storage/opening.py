@@ -19,10 +19,7 @@ from reprdynamics.errors import (
     StorageError,
     invalid_parameter,
 )
-from reprdynamics.storage.remote import (
-    check_bucket,
-    parse_storage_options,
-)
+from reprdynamics.storage.remote import check_bucket, parse_storage_options
 
 __all__ = ["is_run", "open_run"]
 from reprdynamics.storage.half_made import _half_made
