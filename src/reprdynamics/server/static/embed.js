@@ -17,7 +17,7 @@ import { activity } from "./js/view.js";
 import { el, idSet } from "./js/util.js";
 import * as session from "./js/session.js";
 import { HeatmapView, fingerprintParams, prefetchFingerprint } from "./js/views/heatmap.js";
-import { DataMapView } from "./js/views/table.js";
+import { DataMapView } from "./js/views/datamap.js";
 import { ProjectionView } from "./js/views/projection.js";
 
 const SOURCE = "reprdynamics";

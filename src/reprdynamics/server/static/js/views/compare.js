@@ -7,7 +7,7 @@
 import { getJSON, decodeCompact, toRows } from "../api.js";
 import { View } from "../view.js";
 import { heatmapTrace, heatmapLayout, KIND_NAMES, USES_K } from "./heatmap.js";
-import { renderRQA } from "./transitions.js";
+import { renderRQA } from "./rqa.js";
 import { parseFilter, sortRows } from "./table.js";
 import { describeColumn } from "./definitions.js";
 import { toCSV, download, fileName } from "./export.js";
