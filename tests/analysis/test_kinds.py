@@ -86,9 +86,9 @@ def test_the_overview_the_openapi_enum_and_the_cli_choices_come_from_the_table(r
         if p["name"] == "kind" and "enum" in p.get("schema", {})
     ]
     assert enums and all(e == list(KINDS) for e in enums)
-    from reprdynamics.cli import analyse
+    from reprdynamics.cli import main
 
-    (option,) = [p for p in analyse.params if p.name == "kinds"]
+    (option,) = [p for p in main.commands["analyse"].params if p.name == "kinds"]
     assert list(option.type.choices) == list(KINDS)
 
 
