@@ -51,12 +51,6 @@ def test_a_job_runs_reports_progress_and_is_memoised(registry):
     assert registry.get(job.id) is job and registry.get("unknown") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in JobRegistry._run: `if job.status == 'done': job.what = 'done'` runs "
-    "before job.future.set_result, while status still reads 'running', so a finished job "
-    "keeps its last progress message as 'what'",
-)
 def test_a_finished_job_says_done(registry):
     job = finished(registry.submit("k", lambda p: p(1, 1, "snapshot 0"), description="d"))
     assert job.progress_dict()["what"] == "done"

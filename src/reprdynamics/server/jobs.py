@@ -381,7 +381,7 @@ class JobRegistry:
                     self._failed[job.key] = job
                     while len(self._failed) > self.keep_jobs:
                         self._failed.pop(next(iter(self._failed)))
-            if job.status == "done":
+            if job.error is None:  # (status reads "running" until the future is set)
                 job.what = "done"
             job.future.set_result(None)
 
