@@ -6,6 +6,7 @@
 import { getJSON, runPath, decodeCompact } from "./api.js";
 import { Store } from "./state.js";
 import { int, idSet } from "./util.js";
+import { kindNames } from "./kinds.js";
 
 // False while a run opens (`primed`): the heat map draws first, the other views after it
 // (or after PRIME_WAIT_MS, if the fingerprint takes longer).
@@ -111,7 +112,8 @@ export function initialState(store, { name, info, labels }, hash = {}, { selecti
     const x = Number.parseInt(v, 10);
     return Number.isFinite(x) && x >= 0 && x < T ? x : d;
   };
-  const kinds = info.fingerprint_kinds || ["neighbour-transition"];
+  const offered = kindNames(info);
+  const kinds = offered.length ? offered : ["neighbour-transition"];
   const kind = kinds.includes(hash.kind) ? hash.kind : kinds.includes(store.get("kind")) ? store.get("kind") : kinds[0];
   const layers = Object.keys(info.layers || {});
   const layer = layers.includes(hash.layer) ? hash.layer : info.output_layer || layers[0];

@@ -6,7 +6,8 @@
 
 import { getJSON, decodeCompact, toRows } from "../api.js";
 import { View } from "../view.js";
-import { heatmapTrace, heatmapLayout, KIND_NAMES, USES_K } from "./heatmap.js";
+import { heatmapTrace, heatmapLayout } from "./heatmap.js";
+import { kindLabel, usesK } from "../kinds.js";
 import { renderRQA } from "./rqa.js";
 import { parseFilter, sortRows } from "./table.js";
 import { describeColumn } from "./definitions.js";
@@ -115,7 +116,7 @@ export class CompareView extends View {
     const other = this.select.value;
     if (!other || !s.run) return;
     const params = { a: s.run, b: other, kind: s.kind };
-    if (USES_K.has(s.kind)) params.k = s.k;
+    if (usesK(s.info, s.kind)) params.k = s.k;
     const k = this.sampleK(s);
     this.load(
       async (signal, onProgress) => {
@@ -152,7 +153,7 @@ export class CompareView extends View {
       return { ...fp, flat, z: toRows(flat, fp.matrix.shape) };
     });
     const zmax = Math.max(...sides.map((fp) => fp.flat.reduce((m, v) => (v > m ? v : m), 0)), 1e-9);
-    const title = KIND_NAMES[kind] || kind;
+    const title = kindLabel(this.store.state.info, kind);
     const maps = sides.map((fp, i) => {
       const plot = el("div", { class: "plot plot-square", id: `compare-plot-${i}` });
       const column = el("div", { class: "compare-col" }, el("h3", {}, `${"AB"[i]}: ${names[i]}`), plot);

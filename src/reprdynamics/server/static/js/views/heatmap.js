@@ -6,24 +6,16 @@ import { getJSON, runPath, decodeCompact, toRows, encodeSelection } from "../api
 import { View } from "../view.js";
 import { el, svg, baseLayout, PLOT_CONFIG, INFERNO, cssVar, fmt } from "../util.js";
 import { colourRange, docURL, fingerprintDefinition, RANGE_MODES } from "../explain.js";
-
-export const KIND_NAMES = {
-  "neighbour-transition": "neighbour transition",
-  "neighbour-state": "neighbour state",
-  "class-transition": "class transition (NNTF)",
-  disagreement: "prediction disagreement",
-  cka: "1 − CKA",
-};
-export const USES_K = new Set(["neighbour-transition", "neighbour-state"]);
-export const USES_LAYER = new Set(["neighbour-transition", "neighbour-state", "cka"]);
+import { kindLabel, kindNames, usesK, usesLayer } from "../kinds.js";
 
 /** Parameters of the fingerprint request for the current state. */
 export function fingerprintParams(s) {
   const n = s.selection.length;
   const params = { kind: s.kind };
-  if (USES_K.has(s.kind)) params.k = Math.max(1, Math.min(s.k, n - 1));
-  if (USES_K.has(s.kind) && s.neighbours === "approximate") params.neighbours = "approximate";
-  if (USES_LAYER.has(s.kind) && s.layer) params.layer = s.layer;
+  const withK = usesK(s.info, s.kind);
+  if (withK) params.k = Math.max(1, Math.min(s.k, n - 1));
+  if (withK && s.neighbours === "approximate") params.neighbours = "approximate";
+  if (usesLayer(s.info, s.kind) && s.layer) params.layer = s.layer;
   if (n !== s.info.n_samples) params.samples = s.selection;
   return params;
 }
@@ -170,8 +162,7 @@ export class HeatmapView extends View {
   }
 
   fillControls(s) {
-    const kinds = s.info.fingerprint_kinds || Object.keys(KIND_NAMES);
-    this.kindSelect.replaceChildren(...kinds.map((k) => el("option", { value: k }, KIND_NAMES[k] || k)));
+    this.kindSelect.replaceChildren(...kindNames(s.info).map((k) => el("option", { value: k }, kindLabel(s.info, k))));
     const layers = Object.entries(s.info.layers || {});
     this.layerSelect.replaceChildren(...layers.map(([name, dim]) => el("option", { value: name }, `${name} (${dim})`)));
     this.syncControls(s);
@@ -183,9 +174,9 @@ export class HeatmapView extends View {
     if (s.layer) this.layerSelect.value = s.layer;
     this.searchSelect.value = s.neighbours || "exact";
     this.rangeSelect.value = s.fpRange in RANGE_MODES ? s.fpRange : "data";
-    this.kInput.disabled = !USES_K.has(s.kind);
-    this.searchSelect.disabled = !USES_K.has(s.kind);
-    this.layerSelect.disabled = !USES_LAYER.has(s.kind);
+    this.kInput.disabled = !usesK(s.info, s.kind);
+    this.searchSelect.disabled = !usesK(s.info, s.kind);
+    this.layerSelect.disabled = !usesLayer(s.info, s.kind);
     // What "fixed" means for this kind (bounded kinds: 0–1; others: 0 to the largest cell).
     const bounds = fingerprintDefinition(s.kind, s.fp?.params).range;
     this.rangeSelect.querySelector('option[value="fixed"]').textContent = bounds

@@ -3,7 +3,7 @@
 
 import { getJSON, runPath } from "../api.js";
 import { View } from "../view.js";
-import { KIND_NAMES } from "./heatmap.js";
+import { kindLabel } from "../kinds.js";
 import { el, fmt } from "../util.js";
 
 // Names and meanings of the recurrence measures (Marwan et al. 2007).
@@ -42,7 +42,7 @@ export class RQAView extends View {
     if (eps !== "") params.threshold = eps;
     this.load(
       (signal, onProgress) => getJSON(runPath(s.run, "/rqa"), params, { signal, onProgress }),
-      (res) => this.tableNode.replaceChildren(renderRQA(res, KIND_NAMES[params.kind] || params.kind)),
+      (res) => this.tableNode.replaceChildren(renderRQA(res, kindLabel(s.info, params.kind))),
     );
   }
 }
