@@ -90,7 +90,15 @@ class IncompleteSnapshotWarning(UserWarning):
 
 
 class InvalidParameterError(ReprDynamicsError, ValueError):
-    """A parameter of a public function has an invalid type or value."""
+    """A parameter of a public function has an invalid type or value.
+
+    ``parameter`` names it (None when the problem is not one parameter's), so callers (the
+    server's error answers) need not read it out of the message.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class NotEnoughSnapshotsError(ReprDynamicsError, ValueError):
@@ -127,7 +135,8 @@ def invalid_parameter(name: str, owner: str, expected: str, got: object) -> Inva
     "The 'k' parameter of fingerprint must be an int in [1, 15]. Got 0 instead."
     """
     return InvalidParameterError(
-        f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
+        f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead.",
+        parameter=name,
     )
 
 
@@ -145,22 +154,9 @@ def parse_int(
     ...
     reprdynamics.errors.InvalidParameterError: The 'k' parameter ... Got True instead.
     """
-    import numbers
+    from reprdynamics.validation import Integer, check
 
-    if low is not None and high is not None:
-        expected = f"an int in [{low}, {high}]"
-    elif low is not None:
-        expected = f"an int >= {low}"
-    elif high is not None:
-        expected = f"an int <= {high}"
-    else:
-        expected = "an int"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise invalid_parameter(name, owner, expected, value)
-    number = int(value)
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise invalid_parameter(name, owner, expected, value)
-    return number
+    return check(value, Integer(low=low, high=high), name, owner)
 
 
 def require(module: str, extra: str, feature: str):

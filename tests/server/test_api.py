@@ -451,7 +451,9 @@ def test_failed_job_reports_its_error(run_path: Path, monkeypatch: pytest.Monkey
 
     def failing(*args, **kwargs):
         assert release.wait(10)
-        raise InvalidParameterError("The 'k' parameter of fingerprint is unusable here.")
+        raise InvalidParameterError(
+            "The 'k' parameter of fingerprint is unusable here.", parameter="k"
+        )
 
     monkeypatch.setattr(api, "fingerprint", failing)
     client = TestClient(create_app(run_path, job_grace=0.0))

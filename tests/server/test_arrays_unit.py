@@ -99,7 +99,8 @@ def test_bad_parameter_names_the_parameter_and_what_came():
         (errors.UnknownSampleError("no sample"), 400, "samples"),
         (errors.NotEnoughSnapshotsError("one"), 422, None),
         (errors.CorruptRunError("bad"), 422, "run"),
-        (errors.InvalidParameterError("The 'k' parameter of x must be ..."), 400, "k"),
+        (errors.invalid_parameter("k", "x", "an int", 0), 400, "k"),
+        (errors.InvalidParameterError("Something else is wrong."), 400, None),
     ],
 )
 def test_api_error_maps_our_errors_to_statuses(exc, status, parameter):

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from reprdynamics.errors import InvalidParameterError, invalid_parameter
+from reprdynamics.errors import InvalidParameterError
+from reprdynamics.validation import Real, check
 
 __all__ = [
     "AMBIGUOUS",
@@ -44,12 +45,7 @@ CONFIDENCE_THRESHOLD = 0.5
 
 
 def _threshold(value: object, name: str, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise invalid_parameter(name, "cartography_regions", f"a number in [0, {high}]", value)
-    number = float(value)
-    if not 0.0 <= number <= high:
-        raise invalid_parameter(name, "cartography_regions", f"a number in [0, {high}]", value)
-    return number
+    return check(value, Real(low=0, high=high), name, "cartography_regions")
 
 
 def cartography_regions(

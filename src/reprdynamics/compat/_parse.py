@@ -14,6 +14,7 @@ import numpy as np
 
 from reprdynamics.errors import UnknownSampleError, invalid_parameter
 from reprdynamics.recording import to_ids
+from reprdynamics.validation import Integer, check
 
 __all__ = ["PathLike", "as_id", "id_list", "parse_epoch", "positive_int", "sample_index"]
 
@@ -85,9 +86,4 @@ def sample_index(sample_ids: Any, n_samples: int, owner: str) -> np.ndarray:
 
 
 def positive_int(value: Any, name: str, owner: str, upper: int | None = None) -> int:
-    expected = f"an int in [1, {upper}]" if upper is not None else "an int >= 1"
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise invalid_parameter(name, owner, expected, value)
-    if value < 1 or (upper is not None and value > upper):
-        raise invalid_parameter(name, owner, expected, value)
-    return int(value)
+    return check(value, Integer(low=1, high=upper), name, owner)

@@ -109,10 +109,7 @@ def api_error(exc: BaseException) -> ApiError | None:
     if isinstance(exc, CorruptRunError | UnsupportedFormatVersionError):
         return ApiError(422, message, parameter="run")
     if isinstance(exc, ReprDynamicsError):
-        parameter = None
-        if message.startswith("The '"):
-            parameter = message.split("'")[1]
-        return ApiError(400, message, parameter=parameter)
+        return ApiError(400, message, parameter=getattr(exc, "parameter", None))
     storage = storage_error(exc)
     if storage is not None:
         return ApiError(502, str(storage), parameter="run")

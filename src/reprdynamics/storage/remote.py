@@ -91,16 +91,19 @@ def parse_storage_options(value: Any, owner: str) -> dict[str, Any] | None:
         except ValueError as exc:
             raise InvalidParameterError(
                 f"The 'storage_options' parameter of {owner} must be a JSON object. "
-                f"It is not valid JSON: {exc}."
+                f"It is not valid JSON: {exc}.",
+                parameter="storage_options",
             ) from None
     if not isinstance(value, Mapping):
         raise InvalidParameterError(
             f"The 'storage_options' parameter of {owner} must be a mapping (a JSON object). "
-            f"Got {type(value).__name__} instead."
+            f"Got {type(value).__name__} instead.",
+            parameter="storage_options",
         )
     if not all(isinstance(key, str) for key in value):
         raise InvalidParameterError(
-            f"The 'storage_options' parameter of {owner} must have string keys."
+            f"The 'storage_options' parameter of {owner} must have string keys.",
+            parameter="storage_options",
         )
     return dict(value)
 

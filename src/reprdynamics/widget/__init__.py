@@ -97,7 +97,8 @@ def widget(
         if not isinstance(run, str | os.PathLike):
             raise InvalidParameterError(
                 "The 'run' parameter of widget must be a Run (reprdynamics.open_run) or a "
-                f"run's path or URL. Got {type(run).__name__} instead."
+                f"run's path or URL. Got {type(run).__name__} instead.",
+                parameter="run",
             )
         run = open_run(run)
     if height is not None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer, check
 
 
 def _as_data_matrix(X: Any, name: str, owner: str, *, min_rows: int = 1) -> np.ndarray:
@@ -43,6 +44,4 @@ def _as_data_matrix(X: Any, name: str, owner: str, *, min_rows: int = 1) -> np.n
 
 
 def _check_k(k: Any, low: int, high: int, owner: str, bound: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not low <= k <= high:
-        raise invalid_parameter("k", owner, f"an int in [{low}, {bound}={high}]", k)
-    return int(k)
+    return check(k, Integer(low=low, high=high, high_name=bound), "k", owner)

@@ -10,7 +10,8 @@ from reprdynamics.analysis.neighbours._faiss import _single_threaded_blas
 from reprdynamics.analysis.neighbours._rerank import _rerank_candidates
 from reprdynamics.analysis.neighbours.exact import ExactKNNIndex
 from reprdynamics.analysis.neighbours.index import KNNIndex
-from reprdynamics.errors import invalid_parameter, require
+from reprdynamics.errors import require
+from reprdynamics.validation import Integer, check
 
 
 class FaissHNSWIndex(KNNIndex):
@@ -51,10 +52,8 @@ class FaissHNSWIndex(KNNIndex):
     def build(self, data: np.ndarray) -> FaissHNSWIndex:
         faiss = require("faiss", "faiss", "The faiss neighbour backend")
         for pname in ("m", "ef_construction", "ef_search", "extra_candidates"):
-            value = getattr(self, pname)
             low = 0 if pname == "extra_candidates" else 1
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise invalid_parameter(pname, "FaissHNSWIndex", f"an int >= {low}", value)
+            check(getattr(self, pname), Integer(low=low), pname, "FaissHNSWIndex")
         data = self._prepare_build(data)
         centred = np.ascontiguousarray(data - self.mean_, dtype=np.float32)
         self.index_ = faiss.IndexHNSWFlat(data.shape[1], int(self.m))

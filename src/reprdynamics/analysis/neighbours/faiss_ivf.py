@@ -12,6 +12,7 @@ from reprdynamics.analysis.neighbours.exact import ExactKNNIndex
 from reprdynamics.analysis.neighbours.faiss_flat import FaissKNNIndex
 from reprdynamics.analysis.neighbours.index import KNNIndex
 from reprdynamics.errors import invalid_parameter, require
+from reprdynamics.validation import Integer, check
 
 
 class FaissIVFIndex(KNNIndex):
@@ -65,13 +66,11 @@ class FaissIVFIndex(KNNIndex):
         faiss = require("faiss", "faiss", "The faiss neighbour backend")
         owner = "FaissIVFIndex"
         for pname, low in (("nprobe", 1), ("train_size", 1), ("extra_candidates", 0)):
-            value = getattr(self, pname)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise invalid_parameter(pname, owner, f"an int >= {low}", value)
+            check(getattr(self, pname), Integer(low=low), pname, owner)
         data = self._prepare_build(data)
         n, dim = data.shape
         nlist = self.nlist if self.nlist is not None else int(4 * np.sqrt(n))
-        if isinstance(nlist, bool) or not isinstance(nlist, int | np.integer) or nlist < 1:
+        if not Integer(low=1).accepts(nlist):
             raise invalid_parameter("nlist", owner, "an int >= 1", self.nlist)
         trained = min(n, int(self.train_size))
         nlist = int(max(1, min(nlist, trained // 39)))  # faiss wants 39 points per centroid

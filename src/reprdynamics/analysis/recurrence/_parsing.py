@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -11,18 +11,19 @@ from numpy.typing import ArrayLike, NDArray
 
 from reprdynamics.analysis._described import Described
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer, check
+from reprdynamics.validation import Real as RealConstraint
 
 
 def _parse_int(value: object, name: str, owner: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise invalid_parameter(name, owner, f"an int >= {minimum}", value)
-    return int(value)
+    return check(value, Integer(low=minimum), name, owner)
 
 
 def _parse_nonnegative_float(value: object, name: str, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-        raise invalid_parameter(name, owner, "a float >= 0", value)
-    return float(value)
+    return check(value, NonNegative, name, owner)
+
+
+NonNegative = RealConstraint(low=0, noun="a float", finite=False)
 
 
 def _parse_band(value: object, owner: str) -> tuple[float, float]:
