@@ -3,8 +3,8 @@
 A PCA fitted on each snapshot separately would give each its own axes (and signs), so a sample
 could jump across the plot without moving in representation space. Here the PCA is fitted
 once, on rows drawn from all snapshots stacked into a ``(T·N, D)`` matrix, and the same linear
-map is applied to every snapshot (DESIGN §2, "Projection over time"); a point that is the same
-in two snapshots lands at the same position in both.
+map is applied to every snapshot; a point that is the same in two snapshots lands at the
+same position in both.
 
 Fitting streams: snapshots arrive one ``(N, D)`` array at a time and a uniform random subsample
 of at most ``max_fit_rows`` rows of the stacked matrix is kept (bottom-k sampling: each row gets
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from reprdynamics.analysis._described import Described, describe_array
 from reprdynamics.errors import NotEnoughSnapshotsError, invalid_parameter
 
 __all__ = ["DEFAULT_MAX_FIT_ROWS", "Projection", "fit_projection", "project_over_time"]
@@ -28,17 +29,6 @@ __all__ = ["DEFAULT_MAX_FIT_ROWS", "Projection", "fit_projection", "project_over
 #: Default number of rows the PCA is fitted on: enough for stable leading components, and at
 #: most 20,000 × D × 4 bytes of memory (80 MB for D = 1024 float32 features).
 DEFAULT_MAX_FIT_ROWS = 20_000
-
-
-class _Described(str):
-    """A description shown bare (not quoted) in the 'Got ... instead.' part of an error."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _describe(array: np.ndarray) -> _Described:
-    return _Described(f"an array of shape {array.shape} and dtype {array.dtype}")
 
 
 def _is_int(value: object) -> bool:
@@ -52,14 +42,14 @@ def _parse_rows(rows: ArrayLike, owner: str, name: str, n_features: int | None) 
         np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
     )
     if not real or array.ndim != 2:
-        raise invalid_parameter(name, owner, "real-valued (N, D) snapshots", _describe(array))
+        raise invalid_parameter(name, owner, "real-valued (N, D) snapshots", describe_array(array))
     if n_features is not None and array.shape[1] != n_features:
         raise invalid_parameter(
-            name, owner, f"snapshots of D={n_features} features", _describe(array)
+            name, owner, f"snapshots of D={n_features} features", describe_array(array)
         )
     if not np.isfinite(array).all():
         raise invalid_parameter(
-            name, owner, "finite", _Described("a snapshot with NaN or infinite values")
+            name, owner, "finite", Described("a snapshot with NaN or infinite values")
         )
     return array
 
@@ -77,7 +67,7 @@ def _iter_snapshots(snapshots: Any, owner: str) -> Iterator[Any]:
             "snapshots",
             owner,
             "a (T, N, D) or (N, D) array, or an iterable of (N, D) arrays",
-            _describe(np.asarray(snapshots)),
+            describe_array(np.asarray(snapshots)),
         )
     if isinstance(snapshots, str | bytes) or not isinstance(snapshots, Iterable):
         raise invalid_parameter(
@@ -171,11 +161,11 @@ class Projection:
                 "X",
                 "Projection.transform",
                 f"a real array of shape (..., D={self.n_features})",
-                _describe(array),
+                describe_array(array),
             )
         if not np.isfinite(array).all():
             raise invalid_parameter(
-                "X", "Projection.transform", "finite", _Described("NaN or infinite values")
+                "X", "Projection.transform", "finite", Described("NaN or infinite values")
             )
         centred = array.astype(np.float64) - self.mean_
         return centred @ self.components_.T
@@ -366,7 +356,7 @@ def project_over_time(
                 "snapshots",
                 owner,
                 "an array or a sequence (readable twice) when 'projection' is not given",
-                _Described(f"a one-shot {type(snapshots).__name__}"),
+                Described(f"a one-shot {type(snapshots).__name__}"),
             )
         projection = fit_projection(snapshots, n_components, max_fit_rows=max_fit_rows, seed=seed)
     elif not isinstance(projection, Projection):
@@ -379,7 +369,7 @@ def project_over_time(
                 "snapshots",
                 owner,
                 f"snapshots of the same N={positions[0].shape[0]} samples",
-                _describe(rows),
+                describe_array(rows),
             )
         positions.append(projection.transform(rows).astype(np.float32))
     if not positions:

@@ -109,7 +109,7 @@ def fingerprint(
     progress: Progress | None = None,
     scheduler: Any = None,
 ) -> Fingerprint:
-    """Compute a training fingerprint of a run (DESIGN section 2).
+    """Compute a training fingerprint of a run (Ferreira et al., J. Visualization 2022).
 
     Parameters
     ----------

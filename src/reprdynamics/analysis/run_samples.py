@@ -112,7 +112,9 @@ def sample_dynamics(
     progress: Progress | None = None,
     scheduler: Any = None,
 ) -> SampleTable:
-    """Per-sample dynamics of a run (DESIGN section 2), one snapshot at a time.
+    """Per-sample dynamics of a run, one snapshot at a time: dataset cartography
+    (Swayamdipta et al., EMNLP 2020), forgetting events (Toneva et al., ICLR 2019), the area
+    under the margin (Pleiss et al., NeurIPS 2020) and neighbour stability.
 
     Entropy per snapshot, cartography (confidence, variability, correctness), forgetting
     events and ``never_learned``, AUM, first-learned snapshot (these need labels and an

@@ -3,7 +3,7 @@
 Linear centred kernel alignment (Kornblith et al., "Similarity of neural network
 representations revisited", ICML 2019), with the debiased variant built on the unbiased
 HSIC estimator of Song et al., "Feature selection via dependence maximization" (JMLR 2012),
-as used by Nguyen et al. (ICLR 2021). DESIGN section 2, "Representation similarity".
+as used by Nguyen et al., "Do wide and deep networks learn the same things?" (ICLR 2021).
 
 Everything is computed in float64 from feature-space quantities when that is cheaper
 (``D_x D_y <= n^2``), else from n x n Gram matrices; both give the same numbers.
@@ -279,7 +279,7 @@ def cka_fingerprint(
 ) -> np.ndarray:
     """Representation-similarity fingerprint ``D[a, b] = 1 - CKA(X_a, X_b)``.
 
-    DESIGN section 2; linear CKA of Kornblith et al. (2019), debiased variant with the
+    Linear CKA of Kornblith et al. (ICML 2019), debiased variant with the
     unbiased HSIC of Song et al. (2012). See :func:`linear_cka_matrix` for the inputs and
     the memory bound.
 

@@ -1,6 +1,6 @@
 """Thumbnails of a run's inputs: single PNGs and sprite sheets for the scatter and grids.
 
-Inputs are stored as ``(N, ...)`` arrays (DESIGN section 1). Images are ``HxW`` (grey) or
+Inputs are stored as ``(N, ...)`` arrays (``docs/run-format.md``). Images are ``HxW`` (grey) or
 ``HxWxC`` (C = 1, 3 or 4; channel-first ``CxHxW`` is recognised too), flat vectors whose
 length is a square (``784`` → 28×28) are shown as grey squares. ``uint8`` values are used
 as they are; other dtypes are rescaled to 0..255 per image (each image's own min and max),
