@@ -65,11 +65,14 @@ export const FINGERPRINTS = {
   },
 };
 
-/** The entry of a kind (a kind this front end does not know gets a neutral one). */
-export function fingerprintDefinition(kind, params = {}) {
+/** The entry of a kind; one this front end has no text for is told by its overview
+ * entry `spec` (its label and one-line summary, from the server's registry of kinds). */
+export function fingerprintDefinition(kind, params = {}, spec = null) {
   const known = FINGERPRINTS[kind];
   if (!known) {
-    return { title: `D (${kind})`, definition: `Fingerprint '${kind}'.`, formula: "", range: null, anchor: "fingerprints" };
+    const label = spec?.label || kind;
+    const definition = spec?.summary ? `${spec.summary}.` : `Fingerprint '${kind}'.`;
+    return { title: `D (${label})`, definition, formula: "", range: null, anchor: "fingerprints" };
   }
   if (kind === "cka" && params.debiased) {
     // Song et al.'s unbiased HSIC is not bounded by [0, 1]: D may leave it slightly.

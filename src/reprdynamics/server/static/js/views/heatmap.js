@@ -6,7 +6,7 @@ import { getJSON, runPath, decodeCompact, toRows, encodeSelection } from "../api
 import { View } from "../view.js";
 import { el, svg, baseLayout, PLOT_CONFIG, INFERNO, cssVar, fmt } from "../util.js";
 import { colourRange, docURL, fingerprintDefinition, RANGE_MODES } from "../explain.js";
-import { kindLabel, kindNames, usesK, usesLayer } from "../kinds.js";
+import { kindLabel, kindNames, kindSpec, usesK, usesLayer } from "../kinds.js";
 
 /** Parameters of the fingerprint request for the current state. */
 export function fingerprintParams(s) {
@@ -178,7 +178,7 @@ export class HeatmapView extends View {
     this.searchSelect.disabled = !usesK(s.info, s.kind);
     this.layerSelect.disabled = !usesLayer(s.info, s.kind);
     // What "fixed" means for this kind (bounded kinds: 0–1; others: 0 to the largest cell).
-    const bounds = fingerprintDefinition(s.kind, s.fp?.params).range;
+    const bounds = fingerprintDefinition(s.kind, s.fp?.params, kindSpec(s.info, s.kind)).range;
     this.rangeSelect.querySelector('option[value="fixed"]').textContent = bounds
       ? `fixed (${bounds[0]}–${bounds[1]})` : "fixed (0 to the largest cell)";
   }
@@ -233,7 +233,7 @@ export class HeatmapView extends View {
   }
 
   draw(fp) {
-    const def = fingerprintDefinition(fp.kind, fp.params);
+    const def = fingerprintDefinition(fp.kind, fp.params, kindSpec(this.store.get("info"), fp.kind));
     const range = this.range(fp);
     fp.range = range;
     const layout = heatmapLayout(fp, { shapes: this.shapes(this.store.state, fp) });
