@@ -163,7 +163,7 @@ def analyse(out: str, *, k: int) -> None:
     run = rd.open_run(out)
     print(f"\n{run}")
     fp = rd.fingerprint(run, kind="neighbour-transition", k=k, layer="penultimate")
-    print(f"Neighbour-transition fingerprint (k={k}) over {list(fp.epochs)}:")
+    print(f"Neighbour-transition fingerprint (k={k}) over {fp.labels}:")
     print(np.array2string(np.asarray(fp.matrix), precision=3, max_line_width=100))
     print("Recurrence quantification (threshold 0.1):")
     measures = rd.rqa(fp.matrix, threshold=0.1).to_dict()

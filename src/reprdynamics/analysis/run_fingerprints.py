@@ -72,6 +72,7 @@ class Fingerprint:
 
     @property
     def epochs(self) -> list[str]:
+        """The same list as :attr:`labels` (its name in earlier releases)."""
         return self.labels
 
     def to_pandas(self, *, index: str = "label") -> Any:
