@@ -15,13 +15,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from reprdynamics.analysis.recurrence._parsing import (
     _parse_distance,
-    _parse_int,
     _parse_recurrence,
     _parse_threshold,
 )
 from reprdynamics.analysis.recurrence.lines import _diagonal_counts, _vertical_counts, _window_size
 from reprdynamics.analysis.recurrence.matrix import _threshold
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer, validate_params
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ def _line_measures(
     return _ratio(long_points, n_points), _ratio(long_points, n_long), longest, entropy
 
 
+@validate_params(l_min=Integer(low=1), v_min=Integer(low=1), theiler=Integer(low=0))
 def rqa(
     matrix: ArrayLike,
     *,
@@ -193,9 +194,7 @@ def rqa(
                 "threshold", owner, "None when epsilon is given (it is its alias)", threshold
             )
         epsilon = threshold
-    l_min_ = _parse_int(l_min, "l_min", owner, 1)
-    v_min_ = _parse_int(v_min, "v_min", owner, 1)
-    theiler_ = _parse_int(theiler, "theiler", owner, 0)
+    l_min_, v_min_, theiler_ = l_min, v_min, theiler  # ints, checked by the decorator
     epsilon_: float | None = None
     band_: tuple[float, float] | None = None
     if epsilon is None and band is None:
