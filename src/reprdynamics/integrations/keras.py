@@ -32,10 +32,8 @@ from reprdynamics.errors import (
     parse_int,
     require,
 )
-from reprdynamics.integrations._callbacks import open_callback_recorder
+from reprdynamics.integrations._callbacks import RecordingCallback
 from reprdynamics.recording.convert import to_ids, to_numpy
-from reprdynamics.recording.recorder import Recorder
-from reprdynamics.storage.run import Run
 
 keras = require("keras", "keras", "The Keras callback (reprdynamics.integrations.keras)")
 
@@ -55,7 +53,7 @@ def _pool(values: np.ndarray, how: Pool, channels_last: bool) -> np.ndarray:
     return values.mean(axis=axes) if how == "avg" else values.max(axis=axes)
 
 
-class ReprDynamicsCallback(keras.callbacks.Callback):
+class ReprDynamicsCallback(keras.callbacks.Callback, RecordingCallback):
     """Record a probe pass over ``probe`` at the end of each recorded epoch.
 
     Parameters
@@ -121,10 +119,8 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
         recorder_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        parse_int(every_n_epochs, "every_n_epochs", "ReprDynamicsCallback", low=1)
+        self._store_params(locals())
         parse_int(batch_size, "batch_size", "ReprDynamicsCallback", low=1)
-        self.run_dir = run_dir
-        self.probe = probe
         self.n_probe = self._probe_length(probe)
         if probe_ids is None:
             self.probe_ids = np.arange(self.n_probe, dtype=np.int64)
@@ -147,26 +143,10 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
                     f"{self.n_probe} ids are missing (e.g. {missing[:5].tolist()}); probe_ids "
                     f"must be a permutation of 0..{self.n_probe - 1}."
                 )
-        self.layers = layers
-        self.every_n_epochs = every_n_epochs
-        self.batch_size = batch_size
-        self.pool = pool
-        self.labels = labels
-        self.inputs = inputs
-        self.class_names = class_names
-        self.kind = kind
-        self.output_layer = output_layer
-        self.record_output = record_output
-        self.dtype = dtype
-        self.overwrite = overwrite
-        self.log_metrics = log_metrics
-        self.recorder_options = dict(recorder_options or {})
-        self.recorder_: Recorder | None = None
         self.probe_seconds_: list[float] = []
         self._submodel: Any = None
         self._names: list[str] = []
         self._pools: dict[str, Pool] = {}
-        self._open = False
 
     @staticmethod
     def _probe_length(probe: Any) -> int:
@@ -184,12 +164,6 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
                 type(probe),
             )
         return int(shape[0])
-
-    @property
-    def run_(self) -> Run:
-        if self.recorder_ is None:
-            raise InvalidParameterError("No run yet: the callback creates it when training starts.")
-        return self.recorder_.run
 
     # ------------------------------------------------------------------ setup
     def _layer_map(self) -> dict[str, str | None]:
@@ -275,17 +249,9 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.recorder_ is not None and not self._open:
             # A second fit appends to the same run (give it initial_epoch so epochs go on).
-            self.recorder_ = Recorder(
-                self.run_dir,
-                resume=True,
-                every_n_epochs=self.every_n_epochs,
-                dtype=self.dtype,
-                **{k: v for k, v in self.recorder_options.items() if k != "metadata"},
-            )
+            self.recorder_ = self._resumed_recorder()
         elif self.recorder_ is None:
-            self.recorder_ = open_callback_recorder(
-                self, n_samples=self.n_probe, recorded_by="keras", mode="probe"
-            )
+            self.recorder_ = self._new_recorder(n_samples=self.n_probe, recorded_by="keras")
         self._open = True
         self._build()
 
@@ -325,6 +291,4 @@ class ReprDynamicsCallback(keras.callbacks.Callback):
         self.record(epoch, metrics if self.log_metrics else None)
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
-        if self.recorder_ is not None and self._open:
-            self.recorder_.close()
-            self._open = False
+        self._close_recorder()

@@ -27,9 +27,8 @@ from reprdynamics.errors import (
     DependencyMissingError,
     InvalidParameterError,
     invalid_parameter,
-    parse_int,
 )
-from reprdynamics.integrations._callbacks import open_callback_recorder
+from reprdynamics.integrations._callbacks import RecordingCallback
 from reprdynamics.integrations.torch import (
     LayerRecorder,
     Pool,
@@ -39,7 +38,6 @@ from reprdynamics.integrations.torch import (
     split_batch,
 )
 from reprdynamics.recording.recorder import Recorder
-from reprdynamics.storage.run import Run
 
 try:
     import lightning.pytorch as pl
@@ -84,7 +82,7 @@ def _scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-class ReprDynamicsCallback(pl.Callback):
+class ReprDynamicsCallback(pl.Callback, RecordingCallback):
     """Record per-sample outputs of named modules into a run during ``Trainer.fit``.
 
     Parameters
@@ -159,48 +157,17 @@ class ReprDynamicsCallback(pl.Callback):
         recorder_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        parse_int(every_n_epochs, "every_n_epochs", "ReprDynamicsCallback", low=1)
+        self._store_params(locals())
         if probe is not None and not hasattr(probe, "__iter__"):
             raise invalid_parameter(
                 "probe", "ReprDynamicsCallback", "None or an iterable DataLoader", type(probe)
             )
-        self.run_dir = run_dir
-        self.layers = layers
-        self.probe = probe
-        self.every_n_epochs = every_n_epochs
-        self.n_samples = n_samples
-        self.labels = labels
-        self.inputs = inputs
-        self.class_names = class_names
-        self.kind = kind
-        self.output_layer = output_layer
-        self.record_output = record_output
-        self.pool = pool
-        self.input_key = input_key
-        self.ids_key = ids_key
-        self.dtype = dtype
-        self.overwrite = overwrite
-        self.log_metrics = log_metrics
-        self.recorder_options = dict(recorder_options or {})
-        self.recorder_: Recorder | None = None
         self.probe_passes_: list[ProbePass] = []
         self.seconds_ = 0.0
         self._hooks: LayerRecorder | None = None
-        self._open = False
         self._real_rows: int | None = None  # this rank's real samples per epoch, if padded
         self._rows_epoch: int | None = None
         self._rows_seen = 0
-
-    @property
-    def mode(self) -> str:
-        """``"probe"`` or ``"training"``."""
-        return "training" if self.probe is None else "probe"
-
-    @property
-    def run_(self) -> Run:
-        if self.recorder_ is None:
-            raise InvalidParameterError("No run yet: the callback creates it when training starts.")
-        return self.recorder_.run
 
     # ------------------------------------------------------------------ setup
     def _records(self, trainer: Any) -> bool:
@@ -221,14 +188,7 @@ class ReprDynamicsCallback(pl.Callback):
         if self.recorder_ is not None and self._open:
             return self.recorder_
         if self.recorder_ is not None:  # a second fit: keep appending to the same run
-            self.recorder_ = Recorder(
-                self.run_dir,
-                resume=True,
-                every_n_epochs=self.every_n_epochs,
-                dtype=self.dtype,
-                **{k: v for k, v in self.recorder_options.items() if k != "metadata"},
-                **self._rank_options(trainer),
-            )
+            self.recorder_ = self._resumed_recorder(**self._rank_options(trainer))
         else:
             n = self.n_samples
             if n is None:
@@ -240,12 +200,8 @@ class ReprDynamicsCallback(pl.Callback):
                     f"ReprDynamicsCallback cannot tell the number of samples from the {where} "
                     f"(it has no sized .dataset); pass n_samples=..."
                 )
-            self.recorder_ = open_callback_recorder(
-                self,
-                n_samples=n,
-                recorded_by="lightning",
-                mode=self.mode,
-                **self._rank_options(trainer),
+            self.recorder_ = self._new_recorder(
+                n_samples=n, recorded_by="lightning", **self._rank_options(trainer)
             )
         self._open = True
         return self.recorder_
@@ -345,12 +301,7 @@ class ReprDynamicsCallback(pl.Callback):
         if self._hooks is not None:
             self._hooks.remove(flush=not failed)
             self._hooks = None
-        if self.recorder_ is not None and self._open:
-            if failed:
-                self.recorder_.abort()
-            else:
-                self.recorder_.close()
-            self._open = False
+        self._close_recorder(failed=failed)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self._close(failed=False)

@@ -50,7 +50,7 @@ _FEATURE = "The Transformers callback (reprdynamics.integrations.transformers)"
 require("accelerate", "transformers", _FEATURE)
 transformers = require("transformers", "transformers", _FEATURE)
 
-from reprdynamics.integrations._callbacks import open_callback_recorder  # noqa: E402
+from reprdynamics.integrations._callbacks import RecordingCallback  # noqa: E402
 from reprdynamics.integrations.sample_ids import (  # noqa: E402
     ID_KEY,
     CollateWithIds,
@@ -66,7 +66,6 @@ from reprdynamics.integrations.torch import (  # noqa: E402
     torch,
 )
 from reprdynamics.recording.recorder import Recorder  # noqa: E402
-from reprdynamics.storage.run import Run  # noqa: E402
 
 __all__ = ["ReprDynamicsCallback"]
 
@@ -134,7 +133,7 @@ def _scalars(logs: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-class ReprDynamicsCallback(transformers.TrainerCallback):
+class ReprDynamicsCallback(transformers.TrainerCallback, RecordingCallback):
     """Record every training example's outputs into a run during ``Trainer.train``.
 
     Parameters
@@ -226,36 +225,15 @@ class ReprDynamicsCallback(transformers.TrainerCallback):
         log_metrics: bool = True,
         recorder_options: Mapping[str, Any] | None = None,
     ) -> None:
+        self._store_params(locals())
         owner = "ReprDynamicsCallback"
-        parse_int(every_n_epochs, "every_n_epochs", owner, low=1)
         if batch_size is not None:
             parse_int(batch_size, "batch_size", owner, low=1)
         if probe is not None and not (hasattr(probe, "__iter__") or hasattr(probe, "__getitem__")):
             raise invalid_parameter("probe", owner, "None, a dataset or a DataLoader", type(probe))
         self._check_pool(pool)
-        self.run_dir = run_dir
-        self.layers = layers
-        self.probe = probe
-        self.every_n_epochs = every_n_epochs
-        self.pool = pool
-        self.n_samples = n_samples
-        self.labels = labels
-        self.class_names = class_names
-        self.ids_key = ids_key
-        self.batch_size = batch_size
-        self.data_collator = data_collator
-        self.inputs = inputs
-        self.kind = kind
-        self.output_layer = output_layer
-        self.record_output = record_output
-        self.dtype = dtype
-        self.overwrite = overwrite
-        self.log_metrics = log_metrics
-        self.recorder_options = dict(recorder_options or {})
-        self.recorder_: Recorder | None = None
         self.probe_passes_: list[ProbePass] = []
         self.seconds_ = 0.0
-        self._open = False
         self._hooks: LayerRecorder | None = None
         self._handles: list[Any] = []
         self._patched: list[Any] = []  # (loader, collate_fn) and TaggedFetch to undo
@@ -278,17 +256,6 @@ class ReprDynamicsCallback(transformers.TrainerCallback):
                     "'mean', 'cls', 'max', 'flatten', None or a callable",
                     value,
                 )
-
-    @property
-    def mode(self) -> str:
-        """``"probe"`` or ``"training"``."""
-        return "training" if self.probe is None else "probe"
-
-    @property
-    def run_(self) -> Run:
-        if self.recorder_ is None:
-            raise InvalidParameterError("No run yet: the callback creates it when training starts.")
-        return self.recorder_.run
 
     # ------------------------------------------------------------------ pooling
     def _pool_for(self, layer: str) -> Any:
@@ -359,15 +326,7 @@ class ReprDynamicsCallback(transformers.TrainerCallback):
             else {}
         )
         if self.recorder_ is not None:  # a second train(): append to the same run
-            options = {k: v for k, v in self.recorder_options.items() if k != "metadata"}
-            self.recorder_ = Recorder(
-                self.run_dir,
-                resume=True,
-                every_n_epochs=self.every_n_epochs,
-                dtype=self.dtype,
-                **options,
-                **rank,
-            )
+            self.recorder_ = self._resumed_recorder(**rank)
         else:
             source = self._source(train_dataloader)
             n = self.n_samples
@@ -382,11 +341,9 @@ class ReprDynamicsCallback(transformers.TrainerCallback):
                     ) from None
             labels = self.labels if self.labels is not None else _dataset_labels(source, n)
             names = self.class_names if self.class_names is not None else _class_names(model)
-            self.recorder_ = open_callback_recorder(
-                self,
+            self.recorder_ = self._new_recorder(
                 n_samples=n,
                 recorded_by="transformers",
-                mode=self.mode,
                 labels=labels,
                 class_names=names,
                 **rank,
@@ -580,9 +537,4 @@ class ReprDynamicsCallback(transformers.TrainerCallback):
                 loader, collate = patch
                 loader.collate_fn = collate
         self._patched = []
-        if self.recorder_ is not None and self._open:
-            if failed:
-                self.recorder_.abort()
-            else:
-                self.recorder_.close()
-            self._open = False
+        self._close_recorder(failed=failed)
