@@ -29,19 +29,13 @@ from reprdynamics.compat import (
 )
 from reprdynamics.storage.legacy import import_legacy
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = REPO_ROOT.parent / "shared" / "legacy_sample"
 SAMPLE_IDS = list(range(16))
 
 
 @pytest.fixture(scope="module")
-def sample_dir() -> Path:
-    """``../shared/legacy_sample``: skipped where absent, a failure in CI."""
-    if not (SAMPLE / "snapshots.json").is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs the legacy sample at {SAMPLE}, and it is missing.")
-        pytest.skip(f"the original tool's sample is not at {SAMPLE} (a clone elsewhere)")
-    return SAMPLE
+def sample_dir(legacy_sample: Path) -> Path:
+    """The original tool's sample save directory (the ``legacy_sample`` of conftest)."""
+    return legacy_sample
 
 
 @pytest.fixture(scope="module")

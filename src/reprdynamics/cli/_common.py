@@ -1,4 +1,5 @@
-"""What the commands share: friendly errors, port checks, damaged runs, storage options."""
+"""What the commands share: friendly errors, port checks, damaged runs, storage options,
+the analysis options."""
 
 from __future__ import annotations
 
@@ -173,6 +174,31 @@ def storage_options_option(func: Callable[..., Any]) -> Callable[..., Any]:
         '\'{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}\'. Without it s3:// '
         "reads credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
         "AWS_ENDPOINT_URL and AWS_DEFAULT_REGION.",
+    )(func)
+
+
+def _count_option(name: str, help: str) -> Callable[..., Any]:
+    """A positive count, 10 by default."""
+    return click.option(name, type=click.IntRange(1), default=10, show_default=True, help=help)
+
+
+def neighbour_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--k``, ``--layer`` and ``--top``, as ``analyse`` and ``report`` take them."""
+    options = (
+        _count_option("--k", "Neighbours per sample."),
+        click.option("--layer", default=None, help="Layer for neighbour and CKA fingerprints."),
+        _count_option("--top", "How many samples to list."),
+    )
+    for option in reversed(options):  # as if stacked above func in this order
+        func = option(func)
+    return func
+
+
+def progress_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress bar on stderr (default: when stderr is a terminal).",
     )(func)
 
 

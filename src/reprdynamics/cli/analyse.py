@@ -15,6 +15,8 @@ from reprdynamics.cli._common import (
     check_storage_options,
     friendly_errors,
     is_url_target,
+    neighbour_options,
+    progress_option,
     raise_if_corrupt_run,
     storage_options_option,
 )
@@ -224,19 +226,9 @@ def _print_comparison(reports: list[dict[str, Any]], kinds: list[str]) -> None:
     type=click.Choice(list(KINDS)),
     help="Fingerprint(s) to compute (repeatable; default all that apply).",
 )
-@click.option(
-    "--k", type=click.IntRange(1), default=10, show_default=True, help="Neighbours per sample."
-)
-@click.option("--layer", default=None, help="Layer for neighbour and CKA fingerprints.")
-@click.option(
-    "--top", type=click.IntRange(1), default=10, show_default=True, help="How many samples to list."
-)
+@neighbour_options
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
-)
+@progress_option
 @click.option(
     "--scheduler",
     default=None,
@@ -269,61 +261,45 @@ def analyse(
     an argument it analyses the bundled sample run. The numbers are the same wherever the
     neighbour search runs (--scheduler, --workers or threads here).
     """
+    from reprdynamics.analysis.api import list_runs
     from reprdynamics.analysis.executors import get_executor
+    from reprdynamics.storage import is_run, open_run
 
     if scheduler is not None and workers is not None:
         raise click.UsageError("Give --scheduler ADDRESS or --workers N, not both.")
     with get_executor(scheduler if scheduler is not None else workers) as executor:
-        _analyse(run_or_root, kinds, k, layer, top, as_json, progress, executor, storage_options)
+        check_storage_options(run_or_root, storage_options)
+        if run_or_root is None:
+            from reprdynamics.sample import sample_run_path
 
-
-def _analyse(
-    run_or_root: str | None,
-    kinds: tuple[str, ...],
-    k: int,
-    layer: str | None,
-    top: int,
-    as_json: bool,
-    progress: bool | None,
-    executor: Any,
-    storage_options: dict[str, Any] | None,
-) -> None:
-    from reprdynamics.analysis.api import list_runs
-    from reprdynamics.storage import is_run, open_run
-
-    check_storage_options(run_or_root, storage_options)
-    if run_or_root is None:
-        from reprdynamics.sample import sample_run_path
-
-        run_or_root = str(sample_run_path())
-    selected = list(kinds) or list(KINDS)
-    bar = ProgressBar(sys.stderr.isatty() if progress is None else progress)
-    if is_url_target(run_or_root):  # a URL names one run
-        run = open_run(run_or_root, storage_options=storage_options)
-        report = _analyse_run(run, selected, k, layer, top, bar, executor)
-        click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
-        return
-    raise_if_corrupt_run(run_or_root)
-    if is_run(run_or_root):
-        report = _analyse_run(open_run(run_or_root), selected, k, layer, top, bar, executor)
-        click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
-        return
-    paths = list_runs(run_or_root)
-    if not paths:
-        raise click.ClickException(f"No ReprDynamics runs in {run_or_root!r}.")
-    reports, damaged = [], []
-    for path in paths:
-        try:
-            reports.append(_analyse_run(open_run(path), selected, k, layer, top, bar, executor))
-        except ReprDynamicsError as exc:  # one damaged run does not stop the others
-            damaged.append({"run": str(path), "error": str(exc)})
-            click.echo(f"Skipping the run {path.name!r}: {exc}", err=True)
-    if as_json:
-        click.echo(json.dumps({"runs": reports, "damaged": damaged}, indent=2))
-    elif reports:
-        _print_comparison(reports, selected)
-    if damaged:
-        raise click.ClickException(
-            f"{len(damaged)} of {len(paths)} runs could not be analysed: "
-            + "; ".join(f"{Path(d['run']).name} ({d['error']})" for d in damaged)
-        )
+            run_or_root = str(sample_run_path())
+        selected = list(kinds) or list(KINDS)
+        bar = ProgressBar(sys.stderr.isatty() if progress is None else progress)
+        if is_url_target(run_or_root):  # a URL names one run
+            run = open_run(run_or_root, storage_options=storage_options)
+        else:
+            raise_if_corrupt_run(run_or_root)
+            run = open_run(run_or_root) if is_run(run_or_root) else None
+        if run is not None:
+            report = _analyse_run(run, selected, k, layer, top, bar, executor)
+            click.echo(json.dumps(report, indent=2)) if as_json else _print_analysis(report)
+            return
+        paths = list_runs(run_or_root)
+        if not paths:
+            raise click.ClickException(f"No ReprDynamics runs in {run_or_root!r}.")
+        reports, damaged = [], []
+        for path in paths:
+            try:
+                reports.append(_analyse_run(open_run(path), selected, k, layer, top, bar, executor))
+            except ReprDynamicsError as exc:  # one damaged run does not stop the others
+                damaged.append({"run": str(path), "error": str(exc)})
+                click.echo(f"Skipping the run {path.name!r}: {exc}", err=True)
+        if as_json:
+            click.echo(json.dumps({"runs": reports, "damaged": damaged}, indent=2))
+        elif reports:
+            _print_comparison(reports, selected)
+        if damaged:
+            raise click.ClickException(
+                f"{len(damaged)} of {len(paths)} runs could not be analysed: "
+                + "; ".join(f"{Path(d['run']).name} ({d['error']})" for d in damaged)
+            )

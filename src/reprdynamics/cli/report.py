@@ -15,6 +15,8 @@ from reprdynamics.cli._common import (
     check_storage_options,
     friendly_errors,
     is_url_target,
+    neighbour_options,
+    progress_option,
     raise_if_corrupt_run,
     storage_options_option,
 )
@@ -81,18 +83,8 @@ def _png_problem(directory: Path) -> str | None:
     metavar="DIR",
     help="Also draw every figure as DIR/<figure>.png (made if missing).",
 )
-@click.option(
-    "--k", type=click.IntRange(1), default=10, show_default=True, help="Neighbours per sample."
-)
-@click.option("--layer", default=None, help="Layer for neighbour and CKA fingerprints.")
-@click.option(
-    "--top", type=click.IntRange(1), default=10, show_default=True, help="How many samples to list."
-)
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
-)
+@neighbour_options
+@progress_option
 @storage_options_option
 @friendly_errors
 def report(

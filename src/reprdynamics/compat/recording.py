@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,40 +132,42 @@ class SeedRecording:
 
 def load_saved_dataset(save_path: Path, n_samples: int) -> tuple[Any, Any]:
     """Labels and inputs written by ``ReprDataset.save(save_path)``, if they fit the run."""
-    labels = inputs = None
     data_dir = save_path / "data"
-    labels_file, data_file = data_dir / "labels.npy", data_dir / "data.npy"
-    if labels_file.is_file():
-        try:
-            values = np.load(labels_file, allow_pickle=False).reshape(-1)
-            integral = np.issubdtype(values.dtype, np.integer) or (
-                np.issubdtype(values.dtype, np.floating)
-                and bool(np.all(np.isfinite(values) & (values == np.round(values))))
-            )
-            if values.shape == (n_samples,) and integral and values.min(initial=0) >= -1:
-                labels = values.astype(np.int64)
-            else:
-                warnings.warn(
-                    f"{str(labels_file)!r} does not hold {n_samples} integer labels; the run is "
-                    "recorded without labels.",
-                    stacklevel=3,
-                )
-        except (OSError, ValueError) as exc:
-            warnings.warn(f"{str(labels_file)!r} cannot be read ({exc}); ignored.", stacklevel=3)
-    if data_file.is_file():
-        try:
-            values = np.load(data_file, allow_pickle=False)
-            if values.ndim >= 1 and values.shape[0] == n_samples and values.dtype.kind in "uifb":
-                inputs = values
-            else:
-                warnings.warn(
-                    f"{str(data_file)!r} does not hold {n_samples} numeric inputs; the run is "
-                    "recorded without inputs (thumbnails).",
-                    stacklevel=3,
-                )
-        except (OSError, ValueError) as exc:
-            warnings.warn(f"{str(data_file)!r} cannot be read ({exc}); ignored.", stacklevel=3)
-    return labels, inputs
+    labels = _saved_array(
+        data_dir / "labels.npy",
+        lambda v: v.size == n_samples and _integral(v) and v.min(initial=0) >= -1,
+        f"does not hold {n_samples} integer labels; the run is recorded without labels.",
+    )
+    inputs = _saved_array(
+        data_dir / "data.npy",
+        lambda v: v.ndim >= 1 and v.shape[0] == n_samples and v.dtype.kind in "uifb",
+        f"does not hold {n_samples} numeric inputs; the run is recorded without inputs "
+        "(thumbnails).",
+    )
+    return (None if labels is None else labels.reshape(-1).astype(np.int64)), inputs
+
+
+def _integral(values: np.ndarray) -> bool:
+    return np.issubdtype(values.dtype, np.integer) or (
+        np.issubdtype(values.dtype, np.floating)
+        and bool(np.all(np.isfinite(values) & (values == np.round(values))))
+    )
+
+
+def _saved_array(file: Path, fits: Callable[[np.ndarray], bool], unfit: str) -> Any:
+    """The array of an optional ``.npy`` file the dataset saved; None, with a warning to the
+    caller of :func:`load_saved_dataset`, where it cannot be read or ``fits`` says no."""
+    if not file.is_file():
+        return None
+    try:
+        values = np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{str(file)!r} cannot be read ({exc}); ignored.", stacklevel=4)
+        return None
+    if fits(values):
+        return values
+    warnings.warn(f"{str(file)!r} {unfit}", stacklevel=4)
+    return None
 
 
 def _close_recorder(recorder: Recorder) -> None:

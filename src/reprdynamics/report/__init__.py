@@ -207,10 +207,10 @@ def build_report(
     >>> [fp.kind for fp in report.runs[0].fingerprints][:2]
     ['neighbour-transition', 'neighbour-state']
     """
-    from reprdynamics.analysis.api import list_runs
     from reprdynamics.storage import is_run, open_run
     from reprdynamics.storage.remote import is_url
 
+    title, skipped, root_errors = None, None, None
     if isinstance(target, Run):
         runs = [(target.name, target)]
     else:
@@ -223,49 +223,52 @@ def build_report(
             run = open_run(location, storage_options=storage_options)
             runs = [(run.name, run)]
         else:
-            paths = list_runs(location)
-            if not paths:
-                from reprdynamics.errors import RunNotFoundError
-
-                raise RunNotFoundError(f"No ReprDynamics runs in {location!r}.")
-            runs = []
-            skipped: dict[str, str] = {}
-            for path in paths:
-                try:
-                    runs.append((path.name, open_run(path)))
-                except Exception as exc:
-                    from reprdynamics.errors import ReprDynamicsError
-
-                    if on_error is None or not isinstance(exc, ReprDynamicsError):
-                        raise
-                    skipped[path.name] = str(exc)
-                    on_error(path.name, exc)
-            if not runs:
-                from reprdynamics.errors import CorruptRunError
-
-                raise CorruptRunError(
-                    f"No run in {location!r} could be opened: "
-                    + "; ".join(f"{n} ({e})" for n, e in skipped.items())
-                )
-            return report_of_runs(
-                runs,
-                title=Path(location).resolve().name,
-                k=k,
-                layer=layer,
-                top=top,
-                samples=samples,
-                use_cache=use_cache,
-                progress=progress,
-                skipped=skipped,
-                on_error=on_error,
-            )
+            runs, skipped = _open_root(location, on_error)
+            title, root_errors = Path(location).resolve().name, on_error
     # One run: its error is the answer (on_error is for the runs of a root).
     return report_of_runs(
         runs,
+        title=title,
         k=k,
         layer=layer,
         top=top,
         samples=samples,
         use_cache=use_cache,
         progress=progress,
+        skipped=skipped,
+        on_error=root_errors,
     )
+
+
+def _open_root(
+    location: str, on_error: Callable[[str, Exception], None] | None
+) -> tuple[list[tuple[str, Run]], dict[str, str]]:
+    """The runs of a directory of runs, and ``{name: why}`` of those that would not open."""
+    from reprdynamics.analysis.api import list_runs
+    from reprdynamics.storage import open_run
+
+    paths = list_runs(location)
+    if not paths:
+        from reprdynamics.errors import RunNotFoundError
+
+        raise RunNotFoundError(f"No ReprDynamics runs in {location!r}.")
+    runs = []
+    skipped: dict[str, str] = {}
+    for path in paths:
+        try:
+            runs.append((path.name, open_run(path)))
+        except Exception as exc:
+            from reprdynamics.errors import ReprDynamicsError
+
+            if on_error is None or not isinstance(exc, ReprDynamicsError):
+                raise
+            skipped[path.name] = str(exc)
+            on_error(path.name, exc)
+    if not runs:
+        from reprdynamics.errors import CorruptRunError
+
+        raise CorruptRunError(
+            f"No run in {location!r} could be opened: "
+            + "; ".join(f"{n} ({e})" for n, e in skipped.items())
+        )
+    return runs, skipped
