@@ -196,8 +196,27 @@ def test_wait_returns_when_the_job_ends_and_counts_as_a_poll(registry):
         threading.Timer(0.05, release.set).start()
         await registry.wait(job, 10)
 
-    asyncio.run(scenario())
+    run_in_own_loop(scenario)
     assert job.status == "done" and job.result == "ok" and job.waiting == 0
+
+
+def run_in_own_loop(scenario) -> None:
+    """``asyncio.run(scenario())`` in a thread of its own: the thread running the tests may
+    hold a running loop already (Playwright's sync API keeps one for the browser tests)."""
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # handed to the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the scenario did not finish"
+    if failures:
+        raise failures[0]
 
 
 def test_memo_is_a_bounded_lru():
