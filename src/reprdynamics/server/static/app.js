@@ -4,9 +4,8 @@
 // sample ids), ONE pair of snapshots (a, b), the fingerprint settings, the focused sample
 // of the local view. Views subscribe to what they depend on (see js/state.js).
 
-import { getJSON, encodeSelection } from "./js/api.js";
+import { encodeSelection } from "./js/api.js";
 import { readHash, writeHash } from "./js/state.js";
-import { activity } from "./js/view.js";
 import { el, int, debounce } from "./js/util.js";
 import * as session from "./js/session.js";
 import { OverviewView } from "./js/views/overview.js";
@@ -21,15 +20,12 @@ import { DataMapView } from "./js/views/datamap.js";
 import { ProjectionView } from "./js/views/projection.js";
 import { CompareView } from "./js/views/compare.js";
 import { installExportButton } from "./js/export.js";
+import { download } from "./js/views/export.js";
 
 const store = session.createStore();
 
 // --------------------------------------------------------------------- selection
 export const defaultSelection = session.defaultSelection;
-
-function setSelection(ids, options) {
-  session.setSelection(store, ids, options);
-}
 
 function describeSelection(state) {
   session.describeSelection(document.getElementById("selection-summary"), state);
@@ -49,16 +45,6 @@ export function parseFind(text, info, classNames) {
   const name = (named ? named[1] : t).trim().toLowerCase();
   const c = classNames.findIndex((n) => String(n).toLowerCase() === name);
   return c >= 0 ? { cls: c } : null;
-}
-
-function download(name, text, type) {
-  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type })), download: name });
-  document.body.append(link);
-  link.click();
-  setTimeout(() => {
-    URL.revokeObjectURL(link.href);
-    link.remove();
-  }, 1000);
 }
 
 function bindSelectionTools(views) {
@@ -116,11 +102,7 @@ function openRun(state) {
   session.openRun(store, state);
 }
 
-function showAppError(prefix, err) {
-  const node = document.getElementById("app-error");
-  node.hidden = false;
-  node.replaceChildren(el("strong", {}, prefix), err.message || String(err));
-}
+const showAppError = session.showAppError;
 
 async function loadRun(name, hash = {}) {
   document.getElementById("app-error").hidden = true;
@@ -158,16 +140,7 @@ async function main() {
     store.set({ theme: next });
   });
 
-  const actions = {
-    setSelection,
-    pickPair(a, b) {
-      store.set({ a, b });
-    },
-    focus(id) {
-      store.set({ focus: id });
-    },
-    loadRun,
-  };
+  const actions = session.viewActions(store, { loadRun });
 
   const views = {
     overview: new OverviewView(store, actions),
@@ -206,33 +179,18 @@ async function main() {
   store.on(["run", "a", "b", "kind", "k", "layer", "fpRange", "measure", "color", "focus", "localAll", "selection"], syncHash);
 
   // Test and console hook: the state and the actions a user can take.
-  window.__rd = {
-    store,
-    views,
-    activity,
-    get state() {
-      return store.state;
-    },
-    idle: () => activity.pending === 0 && !store.scheduled,
-    select: (ids) => setSelection(ids),
+  window.__rd = session.testHook(store, views, {
     selectClass: (c) => views.picker.selectClass(c),
-    pickCell: (i, j) => views.heatmap.pickCell(i, j),
     setKind: (kind) => store.set({ kind }),
     setPair: (a, b) => store.set({ a, b }),
     focus: (id) => store.set({ focus: id }),
     setProjection: (t) => views.projection.show(t, { move: false }),
     points: (name) => ({ scatter: views.scatter.points, datamap: views.datamap.plot, projection: views.projection.plot })[name]?.snapshot(),
-    marks: {},
-  };
+  });
 
   const hash = readHash();
-  let runs;
-  try {
-    runs = (await getJSON("/api/runs")).runs.filter((r) => !r.error);
-  } catch (err) {
-    showAppError("Could not list runs: ", err);
-    return;
-  }
+  const runs = await session.listRuns().catch((err) => showAppError("Could not list runs: ", err));
+  if (!runs) return;
   store.set({ runs });
   const select = document.getElementById("run-select");
   select.replaceChildren(

@@ -12,9 +12,8 @@
 //   from the parent: select {ids}                 set the selection (ids, or null for all)
 // Only messages from the parent window are heard; only the selected ids are ever sent.
 
-import { getJSON, encodeSelection } from "./js/api.js";
-import { activity } from "./js/view.js";
-import { el, idSet } from "./js/util.js";
+import { encodeSelection } from "./js/api.js";
+import { idSet } from "./js/util.js";
 import * as session from "./js/session.js";
 import { HeatmapView, fingerprintParams, prefetchFingerprint } from "./js/views/heatmap.js";
 import { DataMapView } from "./js/views/datamap.js";
@@ -65,9 +64,7 @@ async function cards() {
 }
 
 function showError(prefix, err) {
-  const node = document.getElementById("app-error");
-  node.hidden = false;
-  node.replaceChildren(el("strong", {}, prefix), err.message || String(err));
+  session.showAppError(prefix, err);
   post({ type: "error", message: `${prefix}${err.message || err}` });
 }
 
@@ -143,15 +140,7 @@ async function main() {
     return;
   }
 
-  const actions = {
-    setSelection,
-    pickPair(a, b) {
-      store.set({ a, b });
-    },
-    focus(id) {
-      store.set({ focus: id });
-    },
-  };
+  const actions = session.viewActions(store);
   const views = {
     heatmap: new HeatmapView(store, actions),
     datamap: new DataMapView(store, actions),
@@ -181,28 +170,13 @@ async function main() {
   }
 
   // Test and console hook, as in the dashboard (a subset: these three views).
-  window.__rd = {
-    store,
-    views,
-    activity,
+  window.__rd = session.testHook(store, views, {
     embedded: true,
-    get state() {
-      return store.state;
-    },
-    idle: () => activity.pending === 0 && !store.scheduled,
-    select: (ids) => setSelection(ids),
-    pickCell: (i, j) => views.heatmap.pickCell(i, j),
     points: (name) => ({ datamap: views.datamap.plot, projection: views.projection.plot })[name]?.snapshot(),
-    marks: {},
-  };
+  });
 
-  let runs;
-  try {
-    runs = (await getJSON("/api/runs")).runs.filter((r) => !r.error);
-  } catch (err) {
-    showError("Could not list runs: ", err);
-    return;
-  }
+  const runs = await session.listRuns().catch((err) => showError("Could not list runs: ", err));
+  if (!runs) return;
   if (!runs.length) {
     showError("", new Error("No runs under the served directory."));
     return;

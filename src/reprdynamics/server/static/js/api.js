@@ -108,68 +108,16 @@ function busyWait(response) {
 }
 
 /**
- * GET (or POST, for long selections) a JSON endpoint; poll while it answers 202, and wait
- * as told while it answers 503 with Retry-After (its job queue is full).
- * @param {string} path  e.g. runPath(run, "/fingerprint")
- * @param {object} params  query parameters; `samples` may be an array of ids
- * @param {{signal?: AbortSignal, onProgress?: function}} options
+ * Ask `target` until it answers for good: poll while it answers 202 (reporting each
+ * progress body), wait as told while it answers 503 with Retry-After (its job queue is
+ * full). Returns the final response when it is ok, else throws its ApiError.
  */
-export async function getJSON(path, params = {}, { signal, onProgress } = {}) {
-  const plain = { ...params };
-  let body = null;
-  if (Array.isArray(plain.samples) || ArrayBuffer.isView(plain.samples)) {
-    const text = encodeSelection(plain.samples);
-    if (text.length > MAX_QUERY) {
-      body = { samples: text };
-      delete plain.samples;
-    } else {
-      plain.samples = text;
-    }
-  }
-  const target = url(path, plain);
-  const init = body
-    ? { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }
-    : { method: "GET" };
+async function untilAnswered(target, init, signal, onProgress) {
   let delay = 150;
   for (;;) {
     let response;
     try {
       response = await fetch(target, { ...init, signal });
-    } catch (err) {
-      if (err.name === "AbortError") throw err;
-      throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
-    }
-    if (response.status === 202) {
-      const progress = await response.json();
-      onProgress?.(progress);
-      await sleep(delay, signal);
-      delay = Math.min(delay * 1.5, 1000);
-      continue;
-    }
-    const busy = busyWait(response);
-    if (busy !== null) {
-      onProgress?.({ what: "the server is busy; waiting for a free worker" });
-      await sleep(busy, signal);
-      continue;
-    }
-    if (!response.ok) throw await errorOf(response);
-    onProgress?.(null);
-    return response.json();
-  }
-}
-
-/**
- * GET a file the server computes (a download: the report, a Parquet table); poll while it
- * answers 202 and wait while it answers 503 with Retry-After. Returns {blob, headers}.
- * @param {{signal?: AbortSignal, onProgress?: function}} options
- */
-export async function getFile(path, params = {}, { signal, onProgress } = {}) {
-  const target = url(path, params);
-  let delay = 150;
-  for (;;) {
-    let response;
-    try {
-      response = await fetch(target, { signal });
     } catch (err) {
       if (err.name === "AbortError") throw err;
       throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
@@ -188,8 +136,44 @@ export async function getFile(path, params = {}, { signal, onProgress } = {}) {
     }
     if (!response.ok) throw await errorOf(response);
     onProgress?.(null);
-    return { blob: await response.blob(), headers: response.headers };
+    return response;
   }
+}
+
+/**
+ * GET (or POST, for long selections) a JSON endpoint; poll while it answers 202, and wait
+ * as told while it answers 503 with Retry-After (its job queue is full).
+ * @param {string} path  e.g. runPath(run, "/fingerprint")
+ * @param {object} params  query parameters; `samples` may be an array of ids
+ * @param {{signal?: AbortSignal, onProgress?: function}} options
+ */
+export async function getJSON(path, params = {}, { signal, onProgress } = {}) {
+  const plain = { ...params };
+  let body = null;
+  if (Array.isArray(plain.samples) || ArrayBuffer.isView(plain.samples)) {
+    const text = encodeSelection(plain.samples);
+    if (text.length > MAX_QUERY) {
+      body = { samples: text };
+      delete plain.samples;
+    } else {
+      plain.samples = text;
+    }
+  }
+  const init = body
+    ? { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }
+    : { method: "GET" };
+  const response = await untilAnswered(url(path, plain), init, signal, onProgress);
+  return response.json();
+}
+
+/**
+ * GET a file the server computes (a download: the report, a Parquet table); poll while it
+ * answers 202 and wait while it answers 503 with Retry-After. Returns {blob, headers}.
+ * @param {{signal?: AbortSignal, onProgress?: function}} options
+ */
+export async function getFile(path, params = {}, { signal, onProgress } = {}) {
+  const response = await untilAnswered(url(path, params), {}, signal, onProgress);
+  return { blob: await response.blob(), headers: response.headers };
 }
 
 /** Fetch a binary resource (sprites); returns {blob, headers}. */
@@ -264,41 +248,20 @@ const BINARY = { float32: Float32Array, uint16: Uint16Array, int32: Int32Array, 
  * the ETag, so a repeated request costs a 304 and no body.
  */
 export async function getBinary(path, params = {}, { signal, onProgress } = {}) {
-  const target = url(path, params);
-  let delay = 150;
-  for (;;) {
-    let response;
-    try {
-      response = await fetch(target, { signal });
-    } catch (err) {
-      if (err.name === "AbortError") throw err;
-      throw new ApiError(`The server did not answer (${err.message}). Is it still running?`, 0);
-    }
-    if (response.status === 202) {
-      onProgress?.(await response.json());
-      await sleep(delay, signal);
-      delay = Math.min(delay * 1.5, 1000);
-      continue;
-    }
-    const busy = busyWait(response);
-    if (busy !== null) {
-      onProgress?.({ what: "the server is busy; waiting for a free worker" });
-      await sleep(busy, signal);
-      continue;
-    }
-    if (!response.ok) {
-      const error = await errorOf(response);
-      if (response.status === 404 && error.parameter === "samples") forgetSelections();
-      throw error;
-    }
-    onProgress?.(null);
-    const buffer = await response.arrayBuffer();
-    const Typed = BINARY[response.headers.get("X-Dtype")];
-    if (!Typed) throw new ApiError(`Unknown binary dtype ${response.headers.get("X-Dtype")}`, 0);
-    const array = new Typed(buffer);
-    array.shape = (response.headers.get("X-Shape") || String(array.length)).split(",").map(Number);
-    return { array, headers: response.headers, bytes: buffer.byteLength };
+  let response;
+  try {
+    response = await untilAnswered(url(path, params), {}, signal, onProgress);
+  } catch (err) {
+    // The server lost a registered selection: register it again on the next request.
+    if (err.status === 404 && err.parameter === "samples") forgetSelections();
+    throw err;
   }
+  const buffer = await response.arrayBuffer();
+  const Typed = BINARY[response.headers.get("X-Dtype")];
+  if (!Typed) throw new ApiError(`Unknown binary dtype ${response.headers.get("X-Dtype")}`, 0);
+  const array = new Typed(buffer);
+  array.shape = (response.headers.get("X-Shape") || String(array.length)).split(",").map(Number);
+  return { array, headers: response.headers, bytes: buffer.byteLength };
 }
 
 /** Numbers of a comma-separated header ("0.1,0.2"). */

@@ -5,7 +5,8 @@
 
 import { getJSON, runPath, decodeCompact } from "./api.js";
 import { Store } from "./state.js";
-import { int, idSet } from "./util.js";
+import { activity } from "./view.js";
+import { el, int, idSet } from "./util.js";
 import { kindNames } from "./kinds.js";
 
 // False while a run opens (`primed`): the heat map draws first, the other views after it
@@ -73,6 +74,11 @@ export function describeSelection(node, state) {
   node.textContent = text;
   node.title = text; // the bar may cut it short
   node.dataset.count = String(n);
+}
+
+/** The runs the server lists, less those it could not read. */
+export async function listRuns() {
+  return (await getJSON("/api/runs")).runs.filter((r) => !r.error);
 }
 
 /** Fetch a run's overview and labels: {name, info, labels} or throws. */
@@ -169,4 +175,45 @@ export function loadPlotly() {
     script.onerror = () => reject(new Error("could not load /static/plotly.min.js"));
     document.head.append(script);
   });
+}
+
+/** The actions a page hands its views: the selection, the pair, the focus, and `extra`. */
+export function viewActions(store, extra = {}) {
+  return {
+    setSelection: (ids, options) => setSelection(store, ids, options),
+    pickPair(a, b) {
+      store.set({ a, b });
+    },
+    focus(id) {
+      store.set({ focus: id });
+    },
+    ...extra,
+  };
+}
+
+/**
+ * The test and console hook (`window.__rd`) of a page showing `views` over `store`: the
+ * state and the actions a user can take; `extra` adds the page's own.
+ */
+export function testHook(store, views, extra = {}) {
+  return {
+    store,
+    views,
+    activity,
+    get state() {
+      return store.state;
+    },
+    idle: () => activity.pending === 0 && !store.scheduled,
+    select: (ids) => setSelection(store, ids),
+    pickCell: (i, j) => views.heatmap.pickCell(i, j),
+    marks: {},
+    ...extra,
+  };
+}
+
+/** Show an error of the page (not of one view) in its #app-error banner. */
+export function showAppError(prefix, err) {
+  const node = document.getElementById("app-error");
+  node.hidden = false;
+  node.replaceChildren(el("strong", {}, prefix), err.message || String(err));
 }

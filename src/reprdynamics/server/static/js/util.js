@@ -154,3 +154,14 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+/**
+ * The page `page` of `total` rows, `size` a page, moved inside the pages there are:
+ * {page, pages, start, end} (rows start..end-1; at least one page, even when empty).
+ */
+export function pageRange(total, page, size) {
+  const pages = Math.max(1, Math.ceil(total / size));
+  const clamped = Math.min(Math.max(0, page), pages - 1);
+  const start = clamped * size;
+  return { page: clamped, pages, start, end: Math.min(total, start + size) };
+}

@@ -13,8 +13,12 @@ function changed() {
 export class View {
   /**
    * @param {string} id  the card element's id in index.html
+   * @param {import("./state.js").Store} store  the page's state, which the view reads
+   * @param {object} actions  what the view may do to it (session.viewActions)
    */
-  constructor(id) {
+  constructor(id, store, actions) {
+    this.store = store;
+    this.actions = actions;
     this.card = document.getElementById(id);
     this.name = id;
     this.status = this.card.querySelector(".status") || this.card.appendChild(el("div", { class: "status" }));

@@ -9,11 +9,11 @@ import { View } from "../view.js";
 import { heatmapTrace, heatmapLayout } from "./heatmap.js";
 import { kindLabel, usesK } from "../kinds.js";
 import { renderRQA } from "./rqa.js";
-import { parseFilter, sortRows } from "./table.js";
+import { filterRows, sortRows } from "./table.js";
 import { describeColumn } from "./definitions.js";
 import { toCSV, download, fileName } from "./export.js";
 import { NEIGHBOUR_COLUMN_MAX } from "../data.js";
-import { el, fmt, int, indexOfSorted, classColour, PLOT_CONFIG } from "../util.js";
+import { el, fmt, int, indexOfSorted, classColour, pageRange, PLOT_CONFIG } from "../util.js";
 
 const ROWS_PER_PAGE = 50;
 
@@ -68,9 +68,7 @@ export function difference(a, b) {
 
 export class CompareView extends View {
   constructor(store, actions) {
-    super("compare");
-    this.store = store;
-    this.actions = actions;
+    super("compare", store, actions);
     this.select = document.getElementById("compare-run");
     this.bodyNode = document.getElementById("compare-body");
     this.sort = { column: null, descending: false };
@@ -291,13 +289,7 @@ export class CompareView extends View {
   apply() {
     const { data, n } = this.samples;
     const preset = PRESETS[this.preset] || PRESETS.all;
-    const predicates = Object.entries(this.filters)
-      .map(([c, text]) => [c, data[c] ? parseFilter(text || "", (r) => this.display(c, r), { float32: data[c] instanceof Float32Array }) : null])
-      .filter(([, p]) => p);
-    const rows = [];
-    for (let r = 0; r < n; r++) {
-      if (preset.keep(data, r) && predicates.every(([c, p]) => p(data[c][r], r))) rows.push(r);
-    }
+    const rows = filterRows(data, n, this.filters, (c, r) => this.display(c, r), (r) => preset.keep(data, r));
     if (this.sort.column) sortRows(rows, data[this.sort.column], this.sort.descending);
     this.rows = Int32Array.from(rows);
     this.renderRows();
@@ -313,10 +305,8 @@ export class CompareView extends View {
     const s = this.store.state;
     const { columns, data, n } = this.samples;
     const total = this.rows.length;
-    const pages = Math.max(1, Math.ceil(total / ROWS_PER_PAGE));
-    this.page = Math.min(Math.max(0, this.page), pages - 1);
-    const start = this.page * ROWS_PER_PAGE;
-    const end = Math.min(total, start + ROWS_PER_PAGE);
+    const { pages, start, end, page } = pageRange(total, this.page, ROWS_PER_PAGE);
+    this.page = page;
     const partial = s.selection.length < s.info.n_samples;
     const trs = [];
     for (let i = start; i < end; i++) {

@@ -12,9 +12,7 @@ import { CartographyLayers, REGION_NAMES, regionOf } from "./cartography.js";
 
 export class DataMapView extends View {
   constructor(store, actions) {
-    super("cartography");
-    this.store = store;
-    this.actions = actions;
+    super("cartography", store, actions);
     this.visible = false;
     this.colourSelect = document.getElementById("dm-color");
     this.colourSelect.addEventListener("change", () => store.set({ pointColor: this.colourSelect.value }));

@@ -132,9 +132,7 @@ export function markColours() {
 
 export class HeatmapView extends View {
   constructor(store, actions) {
-    super("heatmap");
-    this.store = store;
-    this.actions = actions;
+    super("heatmap", store, actions);
     this.plot = document.getElementById("fingerprint");
     this.kindSelect = document.getElementById("fp-kind");
     this.kInput = document.getElementById("fp-k");

@@ -16,9 +16,7 @@ const R_MAX = 150;
 
 export class LocalView extends View {
   constructor(store, actions) {
-    super("local");
-    this.store = store;
-    this.actions = actions;
+    super("local", store, actions);
     this.panels = document.getElementById("local-panels");
     this.title = document.getElementById("local-title");
     this.scope = document.getElementById("local-scope");

@@ -13,9 +13,7 @@ const LIVE_RECENT_S = 300;
 
 export class OverviewView extends View {
   constructor(store, actions) {
-    super("overview");
-    this.store = store;
-    this.actions = actions;
+    super("overview", store, actions);
     this.facts = document.getElementById("facts");
     this.plot = document.getElementById("metrics-plot");
     store.on(["info", "theme", "primed"], (s) => this.render(s));

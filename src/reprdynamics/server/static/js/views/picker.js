@@ -4,7 +4,7 @@
 import { View } from "../view.js";
 import { sampleTable } from "../data.js";
 import { sprite, hasThumbs } from "../thumbs.js";
-import { el, int, fmt, classColour, indexOfSorted } from "../util.js";
+import { el, int, fmt, classColour, indexOfSorted, pageRange } from "../util.js";
 
 export const PAGE_SIZE = 200;
 const THUMB = 32;
@@ -25,9 +25,7 @@ const NOT_MEASURES = new Set(["id", "label", "prediction"]);
 
 export class PickerView extends View {
   constructor(store, actions) {
-    super("picker");
-    this.store = store;
-    this.actions = actions;
+    super("picker", store, actions);
     this.page = 0;
     this.grid = document.getElementById("thumb-grid");
     this.noThumbs = new Set(); // runs whose inputs are not images
@@ -151,10 +149,8 @@ export class PickerView extends View {
     const s = this.store.state;
     const universe = this.universe();
     const total = universe ? universe.length : s.info.n_samples;
-    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-    this.page = Math.min(Math.max(0, this.page), pages - 1);
-    const start = this.page * PAGE_SIZE;
-    const end = Math.min(total, start + PAGE_SIZE);
+    const { pages, start, end, page } = pageRange(total, this.page, PAGE_SIZE);
+    this.page = page;
     const ids = new Int32Array(Math.max(0, end - start));
     for (let i = start; i < end; i++) ids[i - start] = universe ? universe[i] : i;
     return { ids, pages, total, start, end };

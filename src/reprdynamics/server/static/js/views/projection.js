@@ -23,9 +23,7 @@ export const PROJECTION_FIT_ROWS = 20000;
 
 export class ProjectionView extends View {
   constructor(store, actions) {
-    super("projection");
-    this.store = store;
-    this.actions = actions;
+    super("projection", store, actions);
     this.slider = document.getElementById("proj-slider");
     this.label = document.getElementById("proj-label");
     this.play = document.getElementById("proj-play");

@@ -21,8 +21,7 @@ const RQA_ROWS = [
 
 export class RQAView extends View {
   constructor(store, actions) {
-    super("rqa");
-    this.store = store;
+    super("rqa", store, actions);
     this.tableNode = document.getElementById("rqa-table");
     this.threshold = document.getElementById("rqa-threshold");
     this.threshold.addEventListener("change", () => this.reload(this.store.state));

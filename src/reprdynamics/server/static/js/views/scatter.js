@@ -112,9 +112,7 @@ function abortable(promise, signal) {
 
 export class ScatterView extends View {
   constructor(store, actions) {
-    super("scatter-card");
-    this.store = store;
-    this.actions = actions;
+    super("scatter-card", store, actions);
     this.plot = document.getElementById("scatter");
     this.pointsHost = document.getElementById("scatter-points");
     this.points = new PointPlot(this.pointsHost, {

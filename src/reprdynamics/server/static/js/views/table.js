@@ -5,7 +5,7 @@ import { runPath, selectionParam } from "../api.js";
 import { View } from "../view.js";
 import { thumbURL, hasThumbs } from "../thumbs.js";
 import { sampleTable, whenVisible } from "../data.js";
-import { el, fmt, int, indexOfSorted, classColour, idSet } from "../util.js";
+import { el, fmt, int, indexOfSorted, classColour, pageRange, idSet } from "../util.js";
 import { describeColumn } from "./definitions.js";
 import { toCSV, download, fileName, fetchFile } from "./export.js";
 
@@ -113,9 +113,7 @@ const THUMB_SIZE = 32;
 
 export class TableView extends View {
   constructor(store, actions) {
-    super("table");
-    this.store = store;
-    this.actions = actions;
+    super("table", store, actions);
     this.tableNode = document.getElementById("sample-table");
     this.sort = { column: null, descending: false };
     this.filters = {};
@@ -350,10 +348,8 @@ export class TableView extends View {
     if (!this.rows || !this.tbody) return;
     const s = this.store.state;
     const total = this.rows.length;
-    const pages = Math.max(1, Math.ceil(total / ROWS_PER_PAGE));
-    this.page = Math.min(Math.max(0, this.page), pages - 1);
-    const start = this.page * ROWS_PER_PAGE;
-    const end = Math.min(total, start + ROWS_PER_PAGE);
+    const { pages, start, end, page } = pageRange(total, this.page, ROWS_PER_PAGE);
+    this.page = page;
     const trs = [];
     if (this.grouped) {
       const { data } = this.groups;

@@ -6,8 +6,7 @@ import { baseLayout, PLOT_CONFIG, INFERNO } from "../util.js";
 
 export class TransitionsView extends View {
   constructor(store, actions) {
-    super("transitions");
-    this.store = store;
+    super("transitions", store, actions);
     this.plot = document.getElementById("transition-plot");
     this.diagonal = document.getElementById("tr-diagonal");
     this.diagonal.addEventListener("change", () => this.last && this.draw(this.last));
