@@ -104,8 +104,14 @@ def decode(obj: dict[str, Any]) -> np.ndarray:
     return decode_compact(obj)
 
 
-def make_synthetic_run(path: Path, *, n: int, snapshots: int, classes: int, seed: int) -> Path:
-    """Logits that learn their labels over the snapshots, a hidden layer, no inputs."""
+def make_synthetic_run(
+    path: Path, *, n: int, snapshots: int, classes: int, seed: int, forget: np.ndarray | None = None
+) -> Path:
+    """Logits that learn their labels over the snapshots, a hidden layer, no inputs.
+
+    The samples `forget` are learned from the first snapshot and predicted wrong (as the
+    next class) at the last one.
+    """
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % classes
     centres = rng.normal(size=(classes, 6)) * 2
@@ -114,10 +120,50 @@ def make_synthetic_run(path: Path, *, n: int, snapshots: int, classes: int, seed
             progress = (epoch + 1) / snapshots
             hidden = centres[labels] * progress + rng.normal(size=(n, 6))
             logits = 3 * progress * np.eye(classes)[labels] + rng.normal(size=(n, classes))
+            if forget is not None:
+                logits[forget] = 6 * np.eye(classes)[labels[forget]]
+                if epoch == snapshots - 1:
+                    logits[forget] = 6 * np.eye(classes)[(labels[forget] + 1) % classes]
             rec.store_batch(logits, ids=np.arange(n), epoch=epoch)
             rec.store_batch(hidden, ids=np.arange(n), epoch=epoch, layer="hidden")
             rec.end_snapshot(metrics={"loss": 1.5 / (1 + epoch), "accuracy": progress})
     return path
+
+
+# ---------------------------------------------------------------------------- pages
+def wait_idle(page: Any) -> None:
+    """Wait until no view of `page` (a page or a frame showing the views) has a request in
+    flight, and again after a moment, so that what an answer set off has started too."""
+    page.wait_for_function("() => window.__rd && window.__rd.idle()")
+    page.wait_for_timeout(50)
+    page.wait_for_function("() => window.__rd.idle()")
+
+
+def drag(page: Any, points: list[tuple[float, float]]) -> None:
+    """Press at the first point and drag through the others (the lasso starts at the first
+    movement after the press, as it does for a hand on a mouse)."""
+    x, y = points[0]
+    page.mouse.move(x - 1, y - 1)
+    page.mouse.down()
+    page.mouse.move(x, y)
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def heatmap_cell(page: Any, i: int, j: int) -> tuple[float, float]:
+    """The page coordinates of heat-map cell (column i, row j), scrolled into view."""
+    page.locator("#fingerprint").scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """([i, j]) => {
+            const gd = document.querySelector('#fingerprint');
+            const fl = gd._fullLayout, box = gd.getBoundingClientRect();
+            return [box.left + fl.xaxis._offset + fl.xaxis.l2p(i),
+                    box.top + fl.yaxis._offset + fl.yaxis.l2p(j)];
+        }""",
+        [i, j],
+    )
+    return x, y
 
 
 class Browse:
@@ -144,9 +190,7 @@ class Browse:
 
     def idle(self) -> None:
         """Wait until no view has a request in flight (and the state is settled)."""
-        self.page.wait_for_function("() => window.__rd && window.__rd.idle()")
-        self.page.wait_for_timeout(50)
-        self.page.wait_for_function("() => window.__rd.idle()")
+        wait_idle(self.page)
 
     def state(self, expression: str) -> Any:
         return self.page.evaluate(f"() => {{ const s = window.__rd.state; return {expression}; }}")
@@ -175,6 +219,15 @@ class Browse:
         ]
         assert not foreign, f"requests left the local server: {foreign}"
         assert self.requests, "the page made no request"
+
+
+def assert_heatmap_shows(
+    browse: Browse, fp: dict[str, Any], *, rtol: float = 1e-6, atol: float = 1e-7
+) -> None:
+    """The heat map (#fingerprint) draws the matrix of the fingerprint answer `fp`."""
+    np.testing.assert_allclose(
+        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=rtol, atol=atol
+    )
 
 
 def selection_param(ids: list[int], n: int) -> str | None:

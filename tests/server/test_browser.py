@@ -23,7 +23,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browsing import CHROMIUM, CHROMIUM_ARGS, Browse, Server, decode, selection_param
+from browsing import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Browse,
+    Server,
+    assert_heatmap_shows,
+    decode,
+    drag,
+    heatmap_cell,
+    selection_param,
+)
 
 import reprdynamics as rd
 
@@ -71,20 +81,9 @@ def test_select_class_click_heatmap_scatter_agrees(browse: Browse, sample_server
     fp = sample_server.get(
         "/api/runs/sample_run/fingerprint", samples=selection_param(expected.tolist(), 1797)
     )
-    np.testing.assert_allclose(
-        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
-    )
+    assert_heatmap_shows(browse, fp)
     i, j = 3, 12
-    page.locator("#fingerprint").scroll_into_view_if_needed()
-    x, y = page.evaluate(
-        """([i, j]) => {
-            const gd = document.querySelector('#fingerprint');
-            const fl = gd._fullLayout, box = gd.getBoundingClientRect();
-            return [box.left + fl.xaxis._offset + fl.xaxis.l2p(i),
-                    box.top + fl.yaxis._offset + fl.yaxis.l2p(j)];
-        }""",
-        [i, j],
-    )
+    x, y = heatmap_cell(page, i, j)
     page.mouse.move(x, y)
     # Hovering shows the cell's value.
     page.wait_for_selector("#fingerprint .hoverlayer .hovertext")
@@ -263,9 +262,7 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
         layer="penultimate",
         samples=sel,
     )
-    np.testing.assert_allclose(
-        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-5, atol=1e-6
-    )
+    assert_heatmap_shows(browse, fp, rtol=1e-5, atol=1e-6)
     assert "kind=neighbour-state" in page.url and "layer=penultimate" in page.url
     # Approximate neighbours: the request says so and the view shows the measured recall.
     page.select_option("#fp-kind", "neighbour-transition")
@@ -279,9 +276,7 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
         samples=sel,
         neighbours="approximate",
     )
-    np.testing.assert_allclose(
-        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-5, atol=1e-6
-    )
+    assert_heatmap_shows(browse, fp, rtol=1e-5, atol=1e-6)
     note = page.locator("#heatmap .status").inner_text()
     assert f"recall {fp['params']['recall']:.3f}" in note
 
@@ -398,18 +393,6 @@ def test_table_sort_filter_select_and_csv(browse: Browse, sample_server: Server)
     assert browse.state("s.focus") == int(expected[0])
 
 
-def _drag(page: Any, points: list[tuple[float, float]]) -> None:
-    """Press at the first point and drag through the others (the lasso starts at the first
-    movement after the press, as it does for a hand on a mouse)."""
-    x, y = points[0]
-    page.mouse.move(x - 1, y - 1)
-    page.mouse.down()
-    page.mouse.move(x, y)
-    for x, y in points[1:]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
-
-
 def test_datamap_box_and_lasso_select(browse: Browse, sample_server: Server) -> None:
     page = browse.open(sample_server)
     page.locator("#cartography").scroll_into_view_if_needed()
@@ -426,7 +409,7 @@ def test_datamap_box_and_lasso_select(browse: Browse, sample_server: Server) -> 
     # A box over the low-confidence corner (suspected mislabeled samples).
     page.locator('#datamap [data-mode="box"]').click()
     (x0, y0), (x1, y1) = page.evaluate(corner, [0.0, 0.3]), page.evaluate(corner, [0.35, -0.01])
-    _drag(page, [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1)])
+    drag(page, [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1)])
     page.wait_for_function("() => window.__rd.state.selection.length < 1797", timeout=15000)
     browse.idle()
     selected = browse.state("Array.from(s.selection)")
@@ -439,7 +422,7 @@ def test_datamap_box_and_lasso_select(browse: Browse, sample_server: Server) -> 
     page.locator('#datamap [data-mode="lasso"]').click()
     triangle = [(0.05, 0.95), (0.25, 0.95), (0.15, 0.6)]
     pixels = [tuple(page.evaluate(corner, list(v))) for v in triangle]
-    _drag(page, [*pixels, pixels[0]])
+    drag(page, [*pixels, pixels[0]])
     page.wait_for_function(f"() => window.__rd.state.selection.length !== {len(selected)}")
     browse.idle()
     lassoed = set(browse.state("Array.from(s.selection)"))
@@ -632,9 +615,7 @@ def test_root_run_picker_points_and_compare(browse: Browse, root_server: Server)
     )
     browse.idle()
     fp = root_server.get("/api/runs/beta/fingerprint")
-    np.testing.assert_allclose(
-        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
-    )
+    assert_heatmap_shows(browse, fp)
     assert "run=beta" in page.url
     # Compare with the other run (same N).
     page.locator("#compare").scroll_into_view_if_needed()
@@ -660,9 +641,7 @@ def test_large_run_default_selection_and_long_selection(
     assert browse.state("s.selection.length") == 3000
     assert "(all)" in page.locator("#selection-summary").inner_text()
     fp = root_server.get("/api/runs/gamma/fingerprint", k=10)
-    np.testing.assert_allclose(
-        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
-    )
+    assert_heatmap_shows(browse, fp)
     assert page.locator("#scatter-card").get_attribute("data-renderer") == "webgl"
     assert page.evaluate("() => window.__rd.points('scatter').n") == 3000
     # A long scattered selection (every other sample): the fingerprint goes as a POST body,
@@ -677,9 +656,7 @@ def test_large_run_default_selection_and_long_selection(
     assert sum("/selection" in u for u in posts) == 1
     assert any("/measure.bin" in u and "sel%3A" in u for u in gets)
     fp = root_server.post("/api/runs/gamma/fingerprint", {"samples": ids, "k": 10})
-    np.testing.assert_allclose(
-        browse.plot("#fingerprint", "gd.data[0].z"), decode(fp["matrix"]), rtol=1e-6, atol=1e-7
-    )
+    assert_heatmap_shows(browse, fp)
     drawn = page.evaluate("() => window.__rd.points('scatter')")
     b = browse.state("s.b")
     measure = root_server.post(
@@ -789,7 +766,7 @@ def test_without_webgl_the_point_views_draw_on_a_canvas(
         mid_x = (view["x"][0] + view["x"][1]) / 2
         (x0, y0) = page.evaluate(corner, [view["x"][0], view["y"][1]])
         (x1, y1) = page.evaluate(corner, [mid_x, view["y"][0]])
-        _drag(page, [(x0 + 2, y0 + 2), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1 - 2)])
+        drag(page, [(x0 + 2, y0 + 2), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1 - 2)])
         page.wait_for_function("() => window.__rd.state.selection.length < 1797")
         session.idle()
         xs = np.asarray(drawn["x"])
@@ -867,7 +844,7 @@ def test_hundred_thousand_samples_lasso_colour_and_animation(
     lo, hi = float(np.quantile(var, 0.3)), float(np.quantile(var, 0.7))
     shape = [(lo, 0.2), (hi, 0.3), (hi, 0.8), ((lo + hi) / 2, 0.9), (lo, 0.7)]
     corner = "([x, y]) => window.__rd.views.datamap.plot.toClient(x, y)"
-    _drag(page, [tuple(page.evaluate(corner, list(v))) for v in [*shape, shape[0]]])
+    drag(page, [tuple(page.evaluate(corner, list(v))) for v in [*shape, shape[0]]])
     page.wait_for_function(f"() => window.__rd.state.selection.length < {BIG_N}")
     browse.idle()
     drawn = page.evaluate("() => window.__rd.points('datamap')")

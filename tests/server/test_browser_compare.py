@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browsing import Browse, Server, decode
+from browsing import Browse, Server, decode, make_synthetic_run
 
 import reprdynamics as rd
 
@@ -25,21 +25,7 @@ FORGOTTEN_IN_B = np.arange(0, N, 7)  # learned early by both, forgotten by B at 
 
 
 def _make_run(path: Path, *, n: int, seed: int, forget: np.ndarray | None = None) -> None:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % CLASSES
-    centres = rng.normal(size=(CLASSES, 6)) * 2
-    with rd.Recorder(path, n_samples=n, labels=labels) as rec:
-        for epoch in range(SNAPSHOTS):
-            progress = (epoch + 1) / SNAPSHOTS
-            hidden = centres[labels] * progress + rng.normal(size=(n, 6))
-            logits = 3 * progress * np.eye(CLASSES)[labels] + rng.normal(size=(n, CLASSES))
-            if forget is not None:
-                logits[forget] = 6 * np.eye(CLASSES)[labels[forget]]
-                if epoch == SNAPSHOTS - 1:
-                    logits[forget] = 6 * np.eye(CLASSES)[(labels[forget] + 1) % CLASSES]
-            rec.store_batch(logits, ids=np.arange(n), epoch=epoch)
-            rec.store_batch(hidden, ids=np.arange(n), epoch=epoch, layer="hidden")
-            rec.end_snapshot(metrics={"loss": 1.5 / (1 + epoch)})
+    make_synthetic_run(path, n=n, snapshots=SNAPSHOTS, classes=CLASSES, seed=seed, forget=forget)
     run = rd.open_run(path, mode="r+")
     run.write_extra("label_flipped", (np.arange(n) % 11 == 0).astype(np.uint8))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browsing import Browse, Server, decode, selection_param
+from browsing import Browse, Server, decode, heatmap_cell, selection_param
 
 RUN = "/api/runs/sample_run"
 PACKAGED_MEASURES = (
@@ -50,16 +50,7 @@ def _contrast(a: str, b: str) -> float:
 def _hover_cell(browse: Browse, i: int, j: int) -> str:
     """Move the mouse over heat-map cell (column i, row j); the hover label's text."""
     page = browse.page
-    page.locator("#fingerprint").scroll_into_view_if_needed()
-    x, y = page.evaluate(
-        """([i, j]) => {
-            const gd = document.querySelector('#fingerprint');
-            const fl = gd._fullLayout, box = gd.getBoundingClientRect();
-            return [box.left + fl.xaxis._offset + fl.xaxis.l2p(i),
-                    box.top + fl.yaxis._offset + fl.yaxis.l2p(j)];
-        }""",
-        [i, j],
-    )
+    x, y = heatmap_cell(page, i, j)
     page.mouse.move(x - 3, y - 3)
     page.mouse.move(x, y)
     page.wait_for_selector("#fingerprint .hoverlayer .hovertext")

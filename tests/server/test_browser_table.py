@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browsing import Browse, Server, decode
+from browsing import Browse, Server, decode, drag
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "measures.md"
 RUN = "/api/runs/sample_run"
@@ -417,16 +417,6 @@ def _empty_box(var: np.ndarray, conf: np.ndarray, domain: dict[str, list[float]]
     raise AssertionError("no empty part of the data map")
 
 
-def _drag(page: Any, points: list[tuple[float, float]]) -> None:
-    x, y = points[0]
-    page.mouse.move(x - 1, y - 1)
-    page.mouse.down()
-    page.mouse.move(x, y)
-    for x, y in points[1:]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
-
-
 def test_a_box_that_catches_nothing_changes_nothing(browse: Browse, sample_server: Server) -> None:
     page = _datamap(browse, sample_server)
     _, data = _samples(sample_server, k=0)
@@ -445,7 +435,7 @@ def test_a_box_that_catches_nothing_changes_nothing(browse: Browse, sample_serve
         version = browse.state("s.selectionVersion")
         highlighted = page.evaluate("() => window.__rd.points('datamap').highlighted")
         (ax, ay), (bx, by) = corners
-        _drag(page, [(ax, ay), ((ax + bx) / 2, (ay + by) / 2), (bx, by)])
+        drag(page, [(ax, ay), ((ax + bx) / 2, (ay + by) / 2), (bx, by)])
         page.wait_for_function(
             "() => document.querySelector('#cartography .dm-lasso-note').dataset.count === '0'"
         )
@@ -463,7 +453,7 @@ def test_a_box_that_catches_nothing_changes_nothing(browse: Browse, sample_serve
         )
     # A box that catches samples still selects them (the tool is not stuck).
     a, b = page.evaluate(to_client, [0.0, 0.3]), page.evaluate(to_client, [0.2, -0.01])
-    _drag(page, [tuple(a), ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), tuple(b)])
+    drag(page, [tuple(a), ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), tuple(b)])
     page.wait_for_function("() => window.__rd.state.selection.length !== " + str(selection.size))
     browse.idle()
     caught = browse.state("Array.from(s.selection)")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browsing import Browse, Server, decode, make_synthetic_run
+from browsing import Browse, Server, decode, drag, make_synthetic_run, wait_idle
 
 from reprdynamics.server.routes import STATIC_DIR
 
@@ -142,24 +142,8 @@ def _frame(session: Browse, page: NotebookPage, hash_: str = "") -> Any:
     session.page.wait_for_function("() => document.getElementById('host').dataset.ready === 'true'")
     frame = next(f for f in session.page.frames if "/static/widget.html" in f.url)
     frame.wait_for_function("() => window.__rd && window.__rd.state.fp !== null")
-    _idle(frame)
+    wait_idle(frame)
     return frame
-
-
-def _idle(frame: Any) -> None:
-    frame.wait_for_function("() => window.__rd.idle()")
-    frame.wait_for_timeout(50)
-    frame.wait_for_function("() => window.__rd.idle()")
-
-
-def _drag(page: Any, points: list[tuple[float, float]]) -> None:
-    x, y = points[0]
-    page.mouse.move(x - 1, y - 1)
-    page.mouse.down()
-    page.mouse.move(x, y)
-    for x, y in points[1:]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
 
 
 def test_widget_shows_the_three_views_and_syncs_the_selection(
@@ -184,7 +168,7 @@ def test_widget_shows_the_three_views_and_syncs_the_selection(
         frame.wait_for_function(
             f"() => document.getElementById('{card}').dataset.state === 'ready'"
         )
-    _idle(frame)
+    wait_idle(frame)
     for name in ("datamap", "projection"):
         drawn = frame.evaluate(f"() => window.__rd.points('{name}')")
         assert drawn["n"] == N and len(drawn["x"]) == N and drawn["highlighted"] == 0
@@ -215,9 +199,9 @@ def test_widget_shows_the_three_views_and_syncs_the_selection(
     corner = "([x, y]) => window.__rd.views.datamap.plot.toClient(x, y)"
     (x0, y0), (x1, y1) = frame.evaluate(corner, [lo_x, hi_y]), frame.evaluate(corner, [hi_x, lo_y])
     points = [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1)]
-    _drag(top, [(x + offset[0], y + offset[1]) for x, y in points])
+    drag(top, [(x + offset[0], y + offset[1]) for x, y in points])
     top.wait_for_function("() => window.savedSelections().length === 1", timeout=15000)
-    _idle(frame)
+    wait_idle(frame)
     saved = top.evaluate("() => window.savedSelections()[0]")
     in_frame = frame.evaluate("() => Array.from(window.__rd.state.selection)")
     assert saved == in_frame == sorted(saved) and 0 < len(saved) < N
@@ -231,7 +215,7 @@ def test_widget_shows_the_three_views_and_syncs_the_selection(
     chosen = [1, 2, 3, 10, 59]
     top.evaluate(f"() => window.kernelSets({chosen})")
     frame.wait_for_function(f"() => window.__rd.state.selection.length === {len(chosen)}")
-    _idle(frame)
+    wait_idle(frame)
     assert frame.evaluate("() => Array.from(window.__rd.state.selection)") == chosen
     assert summary.text_content() == f"5 of {N} samples selected"
     assert frame.evaluate("() => window.__rd.points('datamap').highlighted") == len(chosen)
