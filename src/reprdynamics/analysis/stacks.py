@@ -18,7 +18,7 @@ import copy
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +27,10 @@ import numpy as np
 from reprdynamics.analysis.executors import Executor
 from reprdynamics.analysis.fingerprints import neighbour_overlap, neighbour_overlap_counts
 from reprdynamics.analysis.neighbours import BACKENDS, KNNIndex, k_nearest_neighbours
+from reprdynamics.analysis.reads import Progress
 from reprdynamics.storage.run import Run, open_run
 
 __all__ = ["NeighbourStack", "NeighbourTask", "compute_neighbour_stack", "run_neighbour_task"]
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, eq=False)

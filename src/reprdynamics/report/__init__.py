@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprdynamics.analysis.reads import Progress
 from reprdynamics.report.content import Comparison, RunReport, comparison, run_report
 from reprdynamics.report.figures import Figure
 from reprdynamics.storage.run import Run
 
 __all__ = ["Report", "RunReport", "build_report", "report_of_runs"]
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from reprdynamics.analysis import api
 from reprdynamics.analysis.kinds import KINDS
+from reprdynamics.analysis.reads import Progress
 from reprdynamics.analysis.summary import fingerprint_recurrence
 from reprdynamics.errors import NotEnoughSnapshotsError
 from reprdynamics.report.figures import (
@@ -43,7 +44,6 @@ __all__ = [
     "run_report",
 ]
 
-Progress = Callable[[int, int, str], None]
 
 #: The precision of the mislabel ranking is shown at the number of flips and at these k.
 PRECISION_KS = (10, 25, 50, 100, 200, 500)

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.server.workspace import Progress, no_progress
+from reprdynamics.analysis.reads import Progress
+from reprdynamics.server.workspace import no_progress
 from reprdynamics.storage.run import Run
 
 
@@ -35,8 +36,6 @@ def computation_key(endpoint: str, run: Run, params: dict[str, Any]) -> tuple[st
     """The memo key of a computation: what, on which run in which state, with what."""
     blob = json.dumps(params, sort_keys=True, default=_key_default)
     return (endpoint, run.location, run.state_token(), blob)
-
-
 
 
 def _key_default(value: Any) -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 
 from reprdynamics.analysis import api
 from reprdynamics.analysis.kinds import KINDS, applicable_kinds, get_kind
+from reprdynamics.analysis.reads import Progress
 from reprdynamics.analysis.summary import fingerprint_recurrence
 from reprdynamics.server.arrays import (
     ApiError,
@@ -15,7 +16,7 @@ from reprdynamics.server.arrays import (
 )
 from reprdynamics.server.checks import check_complete, k_param, layer_param, selection_size
 from reprdynamics.server.computation import Computation, computation_key
-from reprdynamics.server.workspace import DEFAULT_K, Progress, Workspace, call_with_cache
+from reprdynamics.server.workspace import DEFAULT_K, Workspace, call_with_cache
 from reprdynamics.storage.run import Run
 
 

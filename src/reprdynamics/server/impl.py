@@ -17,6 +17,7 @@ mapped to HTTP statuses by :func:`api_error`.
 
 from __future__ import annotations
 
+from reprdynamics.analysis.reads import Progress as Progress  # the type of progress callbacks
 from reprdynamics.analysis.snapshot_measures import MEASURES, measure_at
 from reprdynamics.server.arrays import api_error
 from reprdynamics.server.computation import (

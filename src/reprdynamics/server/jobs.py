@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from reprdynamics.analysis.reads import Progress
 from reprdynamics.server.arrays import ApiError, api_error
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger("reprdynamics.server")
 
-Progress = Callable[[int, int, str], None]
 _MISSING = object()
 #: Seconds a failed job is remembered for the client that polls for it.
 _FAILURE_TTL = 60.0
@@ -136,7 +136,7 @@ class Job:
         return "failed" if self.error is not None else "done"
 
     def progress(self, done: int, total: int, what: str) -> None:
-        """The :data:`reprdynamics.analysis.api.Progress` callback of the computation."""
+        """The :data:`reprdynamics.analysis.reads.Progress` callback of the computation."""
         self.done, self.total, self.what = int(done), int(total), str(what)
 
     def progress_dict(self) -> dict[str, Any]:

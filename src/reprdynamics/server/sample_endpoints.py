@@ -8,6 +8,7 @@ import numpy as np
 
 from reprdynamics.analysis import api
 from reprdynamics.analysis.local import nearest_rows
+from reprdynamics.analysis.reads import Progress
 from reprdynamics.server.arrays import (
     Params,
     bad_parameter,
@@ -21,7 +22,7 @@ from reprdynamics.server.checks import (
     selection_size,
 )
 from reprdynamics.server.computation import Computation, computation_key
-from reprdynamics.server.workspace import Progress, Workspace, call_with_cache
+from reprdynamics.server.workspace import Workspace, call_with_cache
 from reprdynamics.storage.run import Run
 
 

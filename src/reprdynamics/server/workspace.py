@@ -21,7 +21,6 @@ from reprdynamics.storage.run import Run, is_run, open_run
 
 log = logging.getLogger("reprdynamics.server")
 
-Progress = Callable[[int, int, str], None]
 
 #: Per-sample measures of the ``measure`` endpoint.
 #: Neighbours per sample when the request does not say.
