@@ -19,6 +19,7 @@ import numpy as np
 from reprdynamics.analysis import api
 from reprdynamics.analysis.kinds import KINDS
 from reprdynamics.analysis.reads import Progress
+from reprdynamics.analysis.reads import report as report_progress
 from reprdynamics.analysis.summary import fingerprint_recurrence
 from reprdynamics.errors import NotEnoughSnapshotsError
 from reprdynamics.report.figures import (
@@ -152,11 +153,6 @@ class Comparison:
     kinds: list[str]
     metadata_keys: list[str]
     pairs: list[PairComparison]
-
-
-def _report(progress: Progress | None, done: int, total: int, what: str) -> None:
-    if progress is not None:
-        progress(done, total, what)
 
 
 def applicable_kinds(run: Run, n: int) -> list[str]:
@@ -424,7 +420,7 @@ def run_report(
     facts["k"] = k_used
 
     def forward(done: int, total: int, what: str) -> None:
-        _report(progress, done, total, f"{title}: {what}")
+        report_progress(progress, done, total, f"{title}: {what}")
 
     figures: list[Figure] = []
     metrics = _metrics_figure(run, facts, prefix)
@@ -481,9 +477,9 @@ def run_report(
         regions = mapped[1]
     precision = _precision(table)
     shown = [row["id"] for rows in sample_lists.values() for row in rows]
-    _report(progress, 0, 1, f"{title}: thumbnails")
+    report_progress(progress, 0, 1, f"{title}: thumbnails")
     thumbnails = _thumbnails(run, shown)
-    _report(progress, 1, 1, f"{title}: thumbnails")
+    report_progress(progress, 1, 1, f"{title}: thumbnails")
     return RunReport(
         name=title,
         location=run.location,
