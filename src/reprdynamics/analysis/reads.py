@@ -50,11 +50,9 @@ class LazySnapshots(Sequence[np.ndarray]):
         snaps: np.ndarray,
         ids: np.ndarray | None,
         progress: Progress | None,
-        what: str = "snapshots read for CKA",
     ) -> None:
         self._run, self._layer, self._snaps, self._ids = run, layer, snaps, ids
         self._progress = progress
-        self._what = what
         self._reads = 0
 
     def __len__(self) -> int:
@@ -62,7 +60,7 @@ class LazySnapshots(Sequence[np.ndarray]):
 
     def __getitem__(self, t: int) -> np.ndarray:  # type: ignore[override]
         self._reads += 1
-        report(self._progress, self._reads, len(self), self._what)
+        report(self._progress, self._reads, len(self), "snapshots read for CKA")
         return self._run.read(self._layer, int(self._snaps[t]), self._ids)
 
     def __iter__(self) -> Iterator[np.ndarray]:
