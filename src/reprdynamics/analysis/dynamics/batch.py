@@ -6,6 +6,8 @@ snapshot at a time, with the same kernels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -95,32 +97,23 @@ def sample_dynamics(
                 describe_array(overlap_values),
             )
         stability = neighbour_stability(overlap_values)
+    common: dict[str, Any] = {
+        "n_snapshots": n_snapshots,
+        "n_samples": n_samples,
+        "kind": kind,
+        "neighbour_stability": stability,
+    }
     if kind == "features":
-        return SampleDynamics(
-            n_snapshots=n_snapshots,
-            n_samples=n_samples,
-            kind=kind,
-            labels=labels_,
-            neighbour_stability=stability,
-        )
+        return SampleDynamics(**common, labels=labels_)
 
     entropy = _entropy_kernel(values, kind).astype(np.float32)
     prediction = np.argmax(values[-1], axis=-1).astype(np.int64)
     if labels_ is None:
-        return SampleDynamics(
-            n_snapshots=n_snapshots,
-            n_samples=n_samples,
-            kind=kind,
-            prediction=prediction,
-            entropy=entropy,
-            neighbour_stability=stability,
-        )
+        return SampleDynamics(**common, prediction=prediction, entropy=entropy)
     stats = _label_kernel(values, kind, labels_)
     known = labels_ >= 0
     return SampleDynamics(
-        n_snapshots=n_snapshots,
-        n_samples=n_samples,
-        kind=kind,
+        **common,
         labels=labels_,
         prediction=prediction,
         entropy=entropy,
@@ -131,5 +124,4 @@ def sample_dynamics(
         never_learned=~stats.correct.any(axis=0) & known,
         aum=stats.margin.mean(axis=0),
         first_learned=_first_learned_from_correct(stats.correct),
-        neighbour_stability=stability,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -243,35 +243,26 @@ class DynamicsAccumulator:
             assert self._overlap_sum is not None
             stability = self._overlap_sum / self._n_overlaps
         labels = None if self.labels is None else self.labels.copy()
+        common: dict[str, Any] = {
+            "n_snapshots": t,
+            "n_samples": self._n_samples or 0,
+            "kind": kind,
+            "neighbour_stability": stability,
+        }
         if kind == "features":
-            return SampleDynamics(
-                n_snapshots=t,
-                n_samples=self._n_samples or 0,
-                kind=kind,
-                labels=labels,
-                neighbour_stability=stability,
-            )
+            return SampleDynamics(**common, labels=labels)
         entropy = np.stack(self._entropy)
         assert self._prediction is not None
         prediction = self._prediction.copy()
         if labels is None:
-            return SampleDynamics(
-                n_snapshots=t,
-                n_samples=self._n_samples or 0,
-                kind=kind,
-                prediction=prediction,
-                entropy=entropy,
-                neighbour_stability=stability,
-            )
+            return SampleDynamics(**common, prediction=prediction, entropy=entropy)
         assert self._gold_mean is not None and self._gold_m2 is not None
         assert self._margin_sum is not None and self._correct_count is not None
         assert self._ever_correct is not None and self._forgetting is not None
         assert self._streak_start is not None
         known = labels >= 0
         return SampleDynamics(
-            n_snapshots=t,
-            n_samples=self._n_samples or 0,
-            kind=kind,
+            **common,
             labels=labels,
             prediction=prediction,
             entropy=entropy,
@@ -282,5 +273,4 @@ class DynamicsAccumulator:
             never_learned=~self._ever_correct & known,
             aum=self._margin_sum / t,
             first_learned=self._streak_start.copy(),
-            neighbour_stability=stability,
         )
