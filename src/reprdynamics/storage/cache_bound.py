@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import zarr
@@ -63,14 +63,7 @@ class CacheEntry:
     current: bool  # computed from the run's present snapshots
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "nbytes": self.nbytes,
-            "used": self.used,
-            "complete": self.complete,
-            "current": self.current,
-        }
+        return asdict(self)
 
 
 class _CacheBound:

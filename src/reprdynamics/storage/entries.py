@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,13 +35,7 @@ class SnapshotInfo:
     metrics: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "epoch": self.epoch,
-            "step": self.step,
-            "wall_time": self.wall_time,
-            "metrics": dict(self.metrics),
-        }
+        return asdict(self)  # metrics: a copy
 
 
 class _Entries:

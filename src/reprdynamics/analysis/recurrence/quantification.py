@@ -7,7 +7,7 @@ the conventions (Theiler window, denominators, empty cases) are listed in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -76,23 +76,7 @@ class RQAResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain ``dict`` of the fields (JSON-friendly: the band becomes a list)."""
-        return {
-            "rr": self.rr,
-            "det": self.det,
-            "l_mean": self.l_mean,
-            "l_max": self.l_max,
-            "entr": self.entr,
-            "lam": self.lam,
-            "tt": self.tt,
-            "v_max": self.v_max,
-            "n": self.n,
-            "n_recurrences": self.n_recurrences,
-            "l_min": self.l_min,
-            "v_min": self.v_min,
-            "theiler": self.theiler,
-            "epsilon": self.epsilon,
-            "band": None if self.band is None else list(self.band),
-        }
+        return {**asdict(self), "band": None if self.band is None else list(self.band)}
 
 
 def _ratio(numerator: float, denominator: float) -> float:
