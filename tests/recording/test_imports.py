@@ -219,20 +219,21 @@ def test_projector_refuses_nan(tmp_path):
     assert "00005" in str(info.value)
 
 
-def test_projector_refuses_steps_of_different_sizes(tmp_path):
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ((5, 3), r"00001.*holds 5 rows, but step 0 holds 6"),
+        ((6, 2), r"00001.*holds 2 values per row.*holds 3"),
+    ],
+    ids=["rows", "values-per-row"],
+)
+def test_projector_refuses_steps_of_different_sizes(tmp_path, second, message):
     log_dir = tmp_path / "tb"
     writer = tensorboard.SummaryWriter(str(log_dir))
     writer.add_embedding(torch.randn(6, 3), global_step=0)
-    writer.add_embedding(torch.randn(5, 3), global_step=1)
+    writer.add_embedding(torch.randn(*second), global_step=1)
     writer.close()
-    with pytest.raises(CorruptRunError, match=r"00001.*holds 5 rows, but step 0 holds 6"):
-        import_projector(log_dir, tmp_path / "run")
-    log_dir = tmp_path / "tb2"
-    writer = tensorboard.SummaryWriter(str(log_dir))
-    writer.add_embedding(torch.randn(6, 3), global_step=0)
-    writer.add_embedding(torch.randn(6, 2), global_step=1)
-    writer.close()
-    with pytest.raises(CorruptRunError, match=r"00001.*holds 2 values per row.*holds 3"):
+    with pytest.raises(CorruptRunError, match=message):
         import_projector(log_dir, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
