@@ -9,7 +9,7 @@ import { View } from "../view.js";
 import { heatmapTrace, heatmapLayout } from "./heatmap.js";
 import { kindLabel, usesK } from "../kinds.js";
 import { renderRQA } from "./rqa.js";
-import { filterRows, sortRows } from "./table.js";
+import { filterRows, sortRows, sortArrow, sortViewBy, filterInput } from "./table.js";
 import { describeColumn } from "./definitions.js";
 import { toCSV, download, fileName } from "./export.js";
 import { NEIGHBOUR_COLUMN_MAX } from "../data.js";
@@ -248,16 +248,9 @@ export class CompareView extends View {
       ...t.columns.map((c) => el("th", {
         class: "sortable", dataset: { column: c },
         title: `${describeColumn(c) || c}\n\nA = ${t.a}, B = ${t.b}${t.k ? `, k = ${t.k}` : ""}. Click to sort.`,
-        onclick: () => this.sortBy(c),
+        onclick: () => sortViewBy(this, c),
       }, this.headerText(c))));
-    const filters = el("tr", { class: "filters" }, el("th", {}), ...t.columns.map((c) => el("th", {}, el("input", {
-      type: "text", value: this.filters[c] || "", placeholder: "filter", "aria-label": `filter ${c}`, dataset: { column: c },
-      oninput: (e) => {
-        this.filters[c] = e.target.value;
-        this.page = 0;
-        this.apply();
-      },
-    }))));
+    const filters = el("tr", { class: "filters" }, el("th", {}), ...t.columns.map((c) => el("th", {}, filterInput(this, c))));
     this.thead = el("thead", {}, head, filters);
     this.tbody = el("tbody", {});
     this.tbody.addEventListener("click", (e) => this.onRowClick(e));
@@ -275,15 +268,7 @@ export class CompareView extends View {
   }
 
   headerText(c) {
-    const arrow = this.sort.column === c ? (this.sort.descending ? " ▼" : " ▲") : "";
-    return c.replace(/_a$/, " A").replace(/_b$/, " B").replace(/_change$/, " B − A").replace(/_/g, " ") + arrow;
-  }
-
-  sortBy(column) {
-    if (this.sort.column === column) this.sort.descending = !this.sort.descending;
-    else this.sort = { column, descending: false };
-    for (const th of this.thead.querySelectorAll("th.sortable")) th.textContent = this.headerText(th.dataset.column);
-    this.apply();
+    return c.replace(/_a$/, " A").replace(/_b$/, " B").replace(/_change$/, " B − A").replace(/_/g, " ") + sortArrow(this.sort, c);
   }
 
   apply() {

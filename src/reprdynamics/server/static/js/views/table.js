@@ -66,6 +66,35 @@ export function sortRows(rows, values, descending) {
   });
 }
 
+/** The arrow of a sortable header: ▲ or ▼ on the column `sort` orders by, else none. */
+export function sortArrow(sort, column) {
+  return sort.column === column ? (sort.descending ? " ▼" : " ▲") : "";
+}
+
+/**
+ * Order a sortable table view by `column` (the other way round when it is ordered by it
+ * already), then redraw its headers and rows. The view has `sort`, `thead`,
+ * `headerText(column)` and `apply()`: the per-sample table and the run comparison.
+ */
+export function sortViewBy(view, column) {
+  if (view.sort.column === column) view.sort.descending = !view.sort.descending;
+  else view.sort = { column, descending: false };
+  for (const th of view.thead.querySelectorAll("th.sortable")) th.textContent = view.headerText(th.dataset.column);
+  view.apply();
+}
+
+/** The filter box of `column` in such a view: what is typed filters it from the first page. */
+export function filterInput(view, column) {
+  return el("input", {
+    type: "text", value: view.filters[column] || "", placeholder: "filter", "aria-label": `filter ${column}`, dataset: { column },
+    oninput: (e) => {
+      view.filters[column] = e.target.value;
+      view.page = 0;
+      view.apply();
+    },
+  });
+}
+
 // Columns that name a class or a sample: a group's mean of them means nothing.
 const NOT_AVERAGED = new Set(["id", "label", "prediction", "clean_labels"]);
 
@@ -273,8 +302,7 @@ export class TableView extends View {
   }
 
   headerText(c) {
-    const arrow = this.sort.column === c ? (this.sort.descending ? " ▼" : " ▲") : "";
-    return (this.grouped && c !== "label" && c !== "n" ? `mean ${c}` : c).replace(/_/g, " ") + arrow;
+    return (this.grouped && c !== "label" && c !== "n" ? `mean ${c}` : c).replace(/_/g, " ") + sortArrow(this.sort, c);
   }
 
   renderHead() {
@@ -289,33 +317,19 @@ export class TableView extends View {
       const definition = describeColumn(c, { ...context, mean: this.grouped && c !== "label" && c !== "n" });
       return el("th", {
         ...f, class: `sortable ${f.class || ""}`.trim(), dataset: { column: c },
-        title: `${definition ? `${definition}\n\n` : ""}click to sort`, onclick: () => this.sortBy(c),
+        title: `${definition ? `${definition}\n\n` : ""}click to sort`, onclick: () => sortViewBy(this, c),
       }, this.headerText(c));
     }));
     const filterable = new Set(this.table.columns);
     const filters = el("tr", { class: "filters" }, ...cells.map((c) => {
       const f = this.frozenStyle(c, frozen);
       if (!filterable.has(c)) return el("th", f);
-      return el("th", f, el("input", {
-        type: "text", value: this.filters[c] || "", placeholder: "filter", "aria-label": `filter ${c}`, dataset: { column: c },
-        oninput: (e) => {
-          this.filters[c] = e.target.value;
-          this.page = 0;
-          this.apply();
-        },
-      }));
+      return el("th", f, filterInput(this, c));
     }));
     this.thead = el("thead", {}, head, filters);
     this.tbody = el("tbody", {});
     this.tableNode.replaceChildren(this.thead, this.tbody);
     this.tableNode.classList.toggle("grouped", this.grouped);
-  }
-
-  sortBy(column) {
-    if (this.sort.column === column) this.sort.descending = !this.sort.descending;
-    else this.sort = { column, descending: false };
-    for (const th of this.thead.querySelectorAll("th.sortable")) th.textContent = this.headerText(th.dataset.column);
-    this.apply();
   }
 
   apply() {
