@@ -7,6 +7,11 @@ const SWAYAMDIPTA = "Swayamdipta et al. 2020, Dataset Cartography: Mapping and D
 // Each definition starts with the words of docs/measures.md (the tests check that).
 const ENTROPY = "H_t(i) = -Σ_c p log p (natural log), the original tool's \"confidence\" axis; in nats, of the softmax probabilities";
 
+/** The entries of a comparison column in run A and in run B (`${column}_a`, `${column}_b`). */
+function inEachRun(column, definition, source) {
+  return Object.fromEntries(["A", "B"].map((run) => [`${column}_${run.toLowerCase()}`, { definition: definition(run), source }]));
+}
+
 /** column -> {definition, source?}; `context` fills in the run's k and layer. */
 const DEFINITIONS = {
   id: { definition: "Sample id: the sample's row in the run, 0..N−1." },
@@ -31,17 +36,12 @@ const DEFINITIONS = {
   clean_labels: { definition: "Extra stored with the run: the label before any flip." },
   n: { definition: "Number of the shown samples in the group." },
   // The run comparison (A = this run, B = the other one).
-  learned_a: { definition: "1 where run A predicts the label correctly at its last complete snapshot." },
-  learned_b: { definition: "1 where run B predicts the label correctly at its last complete snapshot." },
-  forgotten_a: { definition: "1 where run A predicted the label correctly at some snapshot but not at its last.", source: TONEVA },
-  forgotten_b: { definition: "1 where run B predicted the label correctly at some snapshot but not at its last.", source: TONEVA },
-  aum_a: { definition: "AUM in run A: mean_t (z_gold − max_{c≠gold} z_c).", source: PLEISS },
-  aum_b: { definition: "AUM in run B: mean_t (z_gold − max_{c≠gold} z_c).", source: PLEISS },
+  ...inEachRun("learned", (run) => `1 where run ${run} predicts the label correctly at its last complete snapshot.`),
+  ...inEachRun("forgotten", (run) => `1 where run ${run} predicted the label correctly at some snapshot but not at its last.`, TONEVA),
+  ...inEachRun("aum", (run) => `AUM in run ${run}: mean_t (z_gold − max_{c≠gold} z_c).`, PLEISS),
   aum_change: { definition: "AUM in B − AUM in A: negative where B finds the sample harder (or its label more suspect).", source: PLEISS },
-  forgetting_events_a: { definition: "Forgetting events in run A (correct → incorrect between consecutive snapshots).", source: TONEVA },
-  forgetting_events_b: { definition: "Forgetting events in run B (correct → incorrect between consecutive snapshots).", source: TONEVA },
-  neighbour_stability_a: { definition: "Neighbour stability in run A: mean_t |N_k(i,t) ∩ N_k(i,t+1)| / k." },
-  neighbour_stability_b: { definition: "Neighbour stability in run B: mean_t |N_k(i,t) ∩ N_k(i,t+1)| / k." },
+  ...inEachRun("forgetting_events", (run) => `Forgetting events in run ${run} (correct → incorrect between consecutive snapshots).`, TONEVA),
+  ...inEachRun("neighbour_stability", (run) => `Neighbour stability in run ${run}: mean_t |N_k(i,t) ∩ N_k(i,t+1)| / k.`),
   neighbour_stability_change: { definition: "Neighbour stability in B − in A: negative where B's neighbourhood of the sample moves more." },
   outcome: { definition: "How the two runs end on the sample: learned (correct at the last snapshot), forgotten (correct once, not at the last) or never learned, in A → in B." },
 };
