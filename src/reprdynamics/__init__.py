@@ -9,6 +9,7 @@ Record per-sample outputs at snapshots with :class:`Recorder`, open a run with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import import_module
 from typing import Any
 
@@ -48,13 +49,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+def _lazy_attribute(namespace: dict[str, Any], lazy: Mapping[str, str], name: str) -> Any:
+    """What a package's PEP 562 ``__getattr__`` returns for a name it loads on first use.
+
+    ``lazy`` maps each such name to the module that holds it; the value is imported from
+    there and kept in the package's ``namespace`` (its ``globals()``), so it is looked up
+    only once. The subpackages that load names lazily (``integrations``) use it too.
+    """
+    module = lazy.get(name)
     if module is None:
-        raise AttributeError(f"module 'reprdynamics' has no attribute {name!r}")
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
     value = getattr(import_module(module), name)
-    globals()[name] = value
+    namespace[name] = value
     return value
+
+
+def __getattr__(name: str) -> Any:
+    return _lazy_attribute(globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:

@@ -21,8 +21,9 @@ pass, and ``docs/integrations/`` for one page per framework.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from reprdynamics import _lazy_attribute
 
 __all__ = ["LayerRecorder", "ProbePass", "record_probe_pass"]
 
@@ -30,12 +31,7 @@ _LAZY = {name: "reprdynamics.integrations.torch" for name in __all__}
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reprdynamics.integrations' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+    return _lazy_attribute(globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:
