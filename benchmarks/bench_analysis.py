@@ -165,6 +165,13 @@ def _environment() -> str:
     return "\n".join(lines)
 
 
+def print_preamble(digest: str, quick: bool, quick_note: str) -> None:
+    """The machine, the source digest and the sizes, before the first part."""
+    print(_environment())
+    print(f"reprdynamics source digest {digest} (changes are flagged per part)")
+    print(f"QUICK mode: small sizes, {quick_note}" if quick else "full sizes")
+
+
 def _limit_to_cores(cores: int, *, faiss_too: bool) -> str:
     """Pin this process to ``cores`` CPUs and size the BLAS / OpenMP pools to match.
 
@@ -266,6 +273,26 @@ def record(path: Path, data: SyntheticTraining) -> dict[str, float]:
     }
 
 
+def record_naive_run(
+    workdir: Path, n: int, n_snapshots: int
+) -> tuple[SyntheticTraining, Path, list[np.ndarray]]:
+    """The naive part's run (seed 0), recorded, and its logits read back per snapshot."""
+    data = SyntheticTraining(n, n_snapshots, seed=0)
+    path = workdir / "naive-run"
+    rec = record(path, data)
+    print(f"    recording (Recorder)  {rec['wall']:.3f} s wall, run {_mib(rec['disk'])}")
+    run = rd.open_run(path)
+    return data, path, [run.read("logits", int(t)) for t in run.complete_snapshots]
+
+
+def _record_and_print(path: Path, data: SyntheticTraining, what: str) -> None:
+    rec = record(path, data)
+    print(
+        f"    recording ({what})  {rec['wall']:.3f} s wall "
+        f"({rec['in_recorder']:.3f} s inside the recorder), run {_mib(rec['disk'])}"
+    )
+
+
 # ---------------------------------------------------------------------------- naive
 def naive_transition_fingerprint(
     snapshots: list[np.ndarray], labels: np.ndarray, k: int
@@ -328,12 +355,7 @@ def bench_naive(
         f"\n[naive] Neighbour-transition fingerprint: N={n:,} x T={n_snapshots} x "
         f"D={N_CLASSES}, k={K}, all samples ({_load()})"
     )
-    data = SyntheticTraining(n, n_snapshots, seed=0)
-    path = workdir / "naive-run"
-    rec = record(path, data)
-    print(f"    recording (Recorder)  {rec['wall']:.3f} s wall, run {_mib(rec['disk'])}")
-    run = rd.open_run(path)
-    snapshots = [run.read("logits", int(t)) for t in run.complete_snapshots]
+    data, path, snapshots = record_naive_run(workdir, n, n_snapshots)
 
     with _Clock() as naive:
         naive_matrix, naive_lists = naive_transition_fingerprint(snapshots, data.labels, K)
@@ -463,19 +485,40 @@ def _analysis_child(conn: Any, task: str, path: str, backend: str) -> None:
         conn.close()
 
 
-def _in_child(task: str, path: Path, backend: str) -> dict[str, Any]:
+def spawned(target: Callable[..., None], args: tuple[Any, ...], what: str) -> dict[str, Any]:
+    """What ``target(conn, *args)`` sends back from a fresh interpreter, and its wall time.
+
+    The target sends one dict, ``{"error": traceback}`` if it failed; ``what`` names the
+    task in the error raised then.
+    """
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter, not a fork of ours
     parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_analysis_child, args=(child, task, str(path), backend))
+    process = ctx.Process(target=target, args=(child, *args))
     with _Clock() as clock:
         process.start()
         child.close()
         result = parent.recv()
         process.join()
     if "error" in result:
-        raise RuntimeError(f"The {task} analysis ({backend}) failed:\n{result['error']}")
+        raise RuntimeError(f"The {what} failed:\n{result['error']}")
     result["process_wall"] = clock.wall
     return result
+
+
+def _in_child(task: str, path: Path, backend: str) -> dict[str, Any]:
+    return spawned(_analysis_child, (task, str(path), backend), f"{task} analysis ({backend})")
+
+
+def _analysed_copies(
+    task: str, base: Path, backends: list[str], digest: str
+) -> Iterator[tuple[str, dict[str, Any], float]]:
+    """(backend, child result, total wall) for each backend, on its own copy of the run."""
+    for backend in backends:
+        copy = base.with_name(f"{base.name}-{backend}")
+        shutil.copytree(base, copy)  # an empty cache for each backend
+        result = _in_child(task, copy, backend)
+        shutil.rmtree(copy)
+        yield backend, result, _print_child(result, backend, digest)
 
 
 def _print_child(result: dict[str, Any], backend: str, started_digest: str) -> float:
@@ -512,19 +555,10 @@ def bench_scale(
         f"T={n_snapshots} x D={N_CLASSES}, k={K}, {CORES} cores ({_load()})"
     )
     base = workdir / "scale-run"
-    rec = record(base, SyntheticTraining(n, n_snapshots, seed=2))
-    print(
-        f"    recording (Recorder)  {rec['wall']:.3f} s wall "
-        f"({rec['in_recorder']:.3f} s inside the recorder), run {_mib(rec['disk'])}"
-    )
+    _record_and_print(base, SyntheticTraining(n, n_snapshots, seed=2), "Recorder")
     rows: list[Row] = []
     size = f"{n:,}x{n_snapshots}x{N_CLASSES}"
-    for backend in backends:
-        path = workdir / f"scale-run-{backend}"
-        shutil.copytree(base, path)  # an empty cache for each backend
-        result = _in_child("scale", path, backend)
-        shutil.rmtree(path)
-        wall = _print_child(result, backend, digest)
+    for backend, result, wall in _analysed_copies("scale", base, backends, digest):
         print(
             f"      AUM finds the flipped labels: precision {result['mislabel_precision']:.2f} "
             f"among the lowest-AUM 10 %"
@@ -558,18 +592,10 @@ def bench_features(
         f"D={width} ('penultimate', next to the logits), k={K}, {CORES} cores ({_load()})"
     )
     path = workdir / "features-run"
-    rec = record(path, SyntheticTraining(n, n_snapshots, width=width, seed=3))
-    print(
-        f"    recording (Recorder, 2 layers)  {rec['wall']:.3f} s wall "
-        f"({rec['in_recorder']:.3f} s inside the recorder), run {_mib(rec['disk'])}"
-    )
+    data = SyntheticTraining(n, n_snapshots, width=width, seed=3)
+    _record_and_print(path, data, "Recorder, 2 layers")
     rows: list[Row] = []
-    for backend in backends:
-        copy = workdir / f"features-run-{backend}"
-        shutil.copytree(path, copy)  # an empty cache for each backend
-        result = _in_child("features", copy, backend)
-        shutil.rmtree(copy)
-        wall = _print_child(result, backend, digest)
+    for backend, result, wall in _analysed_copies("features", path, backends, digest):
         rows.append(
             (
                 f"features {n:,}x{n_snapshots}x{width}, 3 fps "
@@ -598,9 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = [args.only] if args.only else list(PARTS)
     digest = _source_digest()
 
-    print(_environment())
-    print(f"reprdynamics source digest {digest} (changes are flagged per part)")
-    print("QUICK mode: small sizes, targets not judged" if quick else "full sizes")
+    print_preamble(digest, quick, "targets not judged")
     rows: list[Row] = []
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-analysis-") as tmp:

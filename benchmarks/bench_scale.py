@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -70,13 +69,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_analysis import (
     SyntheticTraining,
     _Clock,
-    _environment,
     _load,
     _max_rss_bytes,
     _mib,
     _source_digest,
     naive_transition_fingerprint,
+    print_preamble,
     record,
+    record_naive_run,
+    spawned,
 )
 
 import reprdynamics as rd
@@ -428,11 +429,7 @@ def bench_naive(workdir: Path, quick: bool) -> list[Row]:
         f"\n[naive] Neighbour-transition fingerprint: N={n:,} x T={T} x D=10, k={K}, against "
         f"the original tool's algorithm ({_load()})"
     )
-    data = SyntheticTraining(n, T, seed=0)
-    path = workdir / "naive-run"
-    rec = record(path, data)
-    print(f"    recorded with record(): {rec['wall']:.2f} s, run {_mib(rec['disk'])}")
-    snapshots = [rd.open_run(path).read("logits", t) for t in range(T)]
+    data, path, snapshots = record_naive_run(workdir, n, T)
 
     def ours() -> tuple[float, float, Any]:
         _clear_memo()
@@ -723,17 +720,7 @@ def _child(conn: Any, task: str, path: str) -> None:
 
 
 def _in_child(task: str, path: Path) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(child, task, str(path)))
-    with _Clock() as clock:
-        process.start()
-        child.close()
-        result = parent.recv()
-        process.join()
-    if "error" in result:
-        raise RuntimeError(f"The {task} child failed:\n{result['error']}")
-    result["process_wall"] = clock.wall
+    result = spawned(_child, (task, str(path)), f"{task} child")
     result["wall"] = sum(w for _, w, _ in result["steps"])
     result["cpu"] = sum(c for _, _, c in result["steps"])
     return result
@@ -1014,9 +1001,7 @@ def main(argv: list[str] | None = None) -> int:
         print("faiss is not installed: this benchmark needs it")
         return 1
 
-    print(_environment())
-    print(f"reprdynamics source digest {digest} (changes are flagged per part)")
-    print("QUICK mode: small sizes, targets printed, not judged" if quick else "full sizes")
+    print_preamble(digest, quick, "targets printed, not judged")
     rows: list[Row] = []
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
