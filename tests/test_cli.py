@@ -118,18 +118,24 @@ def test_import_legacy_command(legacy_sample, tmp_path, runner):
     assert rd.open_run(tmp_path / "new").n_snapshots == 20
 
 
-def _analyse_json(args, cwd=None):
-    """`reprdynamics analyse ... --json` in a real subprocess, parsed."""
+def _run_cli(args, *, legacy=False, timeout=120, cwd=None):
+    """The command line (``ReprDynamics`` if ``legacy``) in a real subprocess."""
     import subprocess
     import sys
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "reprdynamics.cli", "analyse", *args, "--json", "--no-progress"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
+    entry = (
+        ["-c", "from reprdynamics.cli import legacy_main; legacy_main()"]
+        if legacy
+        else ["-m", "reprdynamics.cli"]
     )
+    return subprocess.run(
+        [sys.executable, *entry, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+
+
+def _analyse_json(args, cwd=None):
+    """`reprdynamics analyse ... --json` in a real subprocess, parsed."""
+    proc = _run_cli(["analyse", *args, "--json", "--no-progress"], timeout=300, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     report.pop("run")
@@ -188,20 +194,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _run_cli(args, *, legacy=False, timeout=120):
-    import subprocess
-    import sys
-
-    entry = (
-        ["-c", "from reprdynamics.cli import legacy_main; legacy_main()"]
-        if legacy
-        else ["-m", "reprdynamics.cli"]
-    )
-    return subprocess.run(
-        [sys.executable, *entry, *args], capture_output=True, text=True, timeout=timeout
-    )
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["serve", "ReprDynamics"])
