@@ -106,6 +106,9 @@ class Endpoint:
 _RUN = Parameter(
     "run", where="path", required=True, description="A run name as listed by /api/runs."
 )
+# The two runs of a comparison.
+_RUN_A = Parameter("a", required=True, description="First run name.")
+_RUN_B = Parameter("b", required=True, description="Second run name.")
 _SAMPLES = Parameter(
     "samples",
     description="Selection: ids and inclusive ranges, e.g. '0-99,150', 'all', or the token "
@@ -206,6 +209,20 @@ def _snapshot_pair(complete: bool) -> tuple[Parameter, Parameter]:
     return (
         Parameter("a", "integer", f"{what} in [0, T-1] (default: the first complete).", minimum=0),
         Parameter("b", "integer", f"{what} in [0, T-1] (default: the last complete).", minimum=0),
+    )
+
+
+def _table_download(suffix: str, handler: Handler, summary: str, response: str) -> Endpoint:
+    """The per-sample table as a file (``samples.<suffix>``): every format takes the same
+    selection, rows and columns."""
+    return Endpoint(
+        f"/api/runs/{{run}}/samples.{suffix}",
+        handler,
+        summary,
+        methods=("GET", "POST"),
+        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _ROWS, _COLUMNS),
+        response=response,
+        computes=True,
     )
 
 
@@ -350,25 +367,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ),
         computes=True,
     ),
-    Endpoint(
-        "/api/runs/{run}/samples.csv",
+    _table_download(
+        "csv",
         samples_csv,
         "The per-sample table as a CSV download (the run's extras included), or only `columns`.",
-        methods=("GET", "POST"),
-        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _ROWS, _COLUMNS),
-        response="text/csv",
-        computes=True,
+        "text/csv",
     ),
-    Endpoint(
-        "/api/runs/{run}/samples.parquet",
+    _table_download(
+        "parquet",
         samples_parquet,
         "The per-sample table as a Parquet download: the columns of the CSV, ints, floats "
         "and booleans typed, null where the CSV is empty. Needs pyarrow on the server "
         "(422 otherwise; the run overview's `exports` lists 'parquet' when it is there).",
-        methods=("GET", "POST"),
-        params=(_RUN, _K_TABLE, _LAYER, _SAMPLES, _ROWS, _COLUMNS),
-        response="application/vnd.apache.parquet",
-        computes=True,
+        "application/vnd.apache.parquet",
     ),
     Endpoint(
         "/api/runs/{run}/report.html",
@@ -451,13 +462,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         compare,
         "Fingerprints and RQA of two runs with the same samples.",
         methods=("GET", "POST"),
-        params=(
-            Parameter("a", required=True, description="First run name."),
-            Parameter("b", required=True, description="Second run name."),
-            *_FP,
-            _THRESHOLD,
-            _RATE,
-        ),
+        params=(_RUN_A, _RUN_B, *_FP, _THRESHOLD, _RATE),
         computes=True,
     ),
     Endpoint(
@@ -469,8 +474,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "neighbour_stability_a/b and _change (b - a; not with k=0) as compact arrays.",
         methods=("GET", "POST"),
         params=(
-            Parameter("a", required=True, description="First run name."),
-            Parameter("b", required=True, description="Second run name (the same N as a)."),
+            _RUN_A,
+            replace(_RUN_B, description="Second run name (the same N as a)."),
             _K_TABLE,
             _LAYER,
             _SAMPLES,
