@@ -19,13 +19,13 @@ import numpy as np
 
 from reprdynamics.compat._parse import PathLike, as_id, id_list, positive_int
 from reprdynamics.errors import (
-    CorruptRunError,
     InvalidParameterError,
     NotEnoughSnapshotsError,
     UnknownSampleError,
     invalid_parameter,
 )
 from reprdynamics.recording import to_numpy
+from reprdynamics.storage.legacy import read_legacy_json
 
 __all__ = ["KNN_ALGORITHMS", "compute_neighbours", "distance_matrix", "get_neighbours"]
 
@@ -39,14 +39,9 @@ def _load_neighbours(neighbours: Any, owner: str) -> Mapping[str, Any]:
         path = Path(neighbours)
         if not path.is_file():
             raise FileNotFoundError(f"No neighbours file at {str(path)!r} (given to {owner}).")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                neighbours = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise CorruptRunError(
-                f"{str(path)!r} is corrupt: it is not valid JSON ({exc.msg} at line "
-                f"{exc.lineno}). Recompute it with compute_neighbours(..., save_path=...)."
-            ) from exc
+        neighbours = read_legacy_json(
+            path, remedy="Recompute it with compute_neighbours(..., save_path=...)."
+        )
     if not isinstance(neighbours, Mapping) or not isinstance(neighbours.get("neighbours"), list):
         raise invalid_parameter(
             "neighbours",

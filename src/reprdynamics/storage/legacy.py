@@ -41,6 +41,7 @@ __all__ = [
     "legacy_cache_path",
     "legacy_snapshots_file",
     "open_legacy_cached",
+    "read_legacy_json",
     "read_legacy_snapshots",
 ]
 
@@ -138,6 +139,28 @@ def _snapshot_array(snapshot: Any, t: int, source: Path, dtype: np.dtype) -> np.
     return array.astype(dtype, copy=False)
 
 
+def read_legacy_json(path: str | os.PathLike[str], *, remedy: str) -> Any:
+    """The content of one of the original tool's JSON files (``snapshots.json``,
+    ``neighbours.json``).
+
+    Raises
+    ------
+    CorruptRunError
+        The file is not UTF-8 text, or not valid JSON; the message names the line and
+        column, then ``remedy`` (what the user can do about it).
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise CorruptRunError(
+            f"{str(path)!r} is corrupt: it is not valid JSON ({exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}). {remedy}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise CorruptRunError(f"{str(path)!r} is corrupt: it is not UTF-8 text.") from exc
+
+
 def read_legacy_snapshots(
     path: str | os.PathLike[str], *, dtype: Any = np.float64
 ) -> list[np.ndarray]:
@@ -159,17 +182,11 @@ def read_legacy_snapshots(
         holds snapshots of different shapes, or holds NaN / infinite values.
     """
     source = legacy_snapshots_file(path)
-    try:
-        with open(source, encoding="utf-8") as handle:
-            raw = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise CorruptRunError(
-            f"{str(source)!r} is corrupt: it is not valid JSON ({exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}). The file may be truncated, e.g. by a crash while the original "
-            "tool was rewriting it."
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise CorruptRunError(f"{str(source)!r} is corrupt: it is not UTF-8 text.") from exc
+    raw = read_legacy_json(
+        source,
+        remedy="The file may be truncated, e.g. by a crash while the original tool was "
+        "rewriting it.",
+    )
     if not isinstance(raw, list) or not raw:
         raise CorruptRunError(
             f"{str(source)!r} must hold a non-empty list of snapshots (N×D lists); got "
