@@ -55,6 +55,11 @@ def _bounds(low: Any, high: Any, high_name: str | None, noun: str) -> str:
     return noun
 
 
+def _within(value: Any, low: Any, high: Any) -> bool:
+    """Whether ``value`` lies in ``[low, high]``, a bound of None being no bound."""
+    return bool((low is None or value >= low) and (high is None or value <= high))
+
+
 @dataclass(frozen=True)
 class Integer(Constraint):
     """A whole number (not a bool: ``True`` is never a count to a user) in ``[low, high]``.
@@ -72,9 +77,7 @@ class Integer(Constraint):
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             return False
-        return bool(
-            (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-        )
+        return _within(value, self.low, self.high)
 
     def convert(self, value: Any) -> int:
         return int(value)
@@ -99,9 +102,7 @@ class Real(Constraint):
         number = float(value)
         if math.isnan(number) or (self.finite and not math.isfinite(number)):
             return False
-        return bool(
-            (self.low is None or number >= self.low) and (self.high is None or number <= self.high)
-        )
+        return _within(number, self.low, self.high)
 
     def convert(self, value: Any) -> float:
         return float(value)
