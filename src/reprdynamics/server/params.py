@@ -10,6 +10,7 @@ import numpy as np
 
 from reprdynamics.server.api_errors import ApiError, bad_parameter
 from reprdynamics.server.id_lists import parse_selection
+from reprdynamics.validation import Integer
 
 
 # --------------------------------------------------------------------------- parameters
@@ -68,7 +69,7 @@ class Params:
             if required:
                 raise ApiError(400, f"The {name!r} parameter is required.", parameter=name)
             return default
-        expected = self._typed(name, _int_range(low, high))
+        expected = self._typed(name, Integer(low, high).describe())
         if isinstance(value, float) and value.is_integer():  # JSON 5.0 is the integer 5
             value = int(value)
         if self._text_value(name, value):
@@ -152,13 +153,3 @@ class Params:
                 raise bad_parameter(name, "ids and ranges (no registered selections here)", value)
             return self._selections.resolve(value.strip(), n_samples, name)
         return parse_selection(value, n_samples, name)
-
-
-def _int_range(low: int | None, high: int | None) -> str:
-    if low is not None and high is not None:
-        return f"an int in [{low}, {high}]"
-    if low is not None:
-        return f"an int >= {low}"
-    if high is not None:
-        return f"an int <= {high}"
-    return "an int"
