@@ -27,6 +27,21 @@ class Computation:
     #: The run it reads, when one (the binary answers tag themselves with its state).
     source: Run | None = None
 
+    @classmethod
+    def on_run(
+        cls,
+        endpoint: str,
+        run: Run,
+        spec: dict[str, Any],
+        description: str,
+        compute: Callable[[Progress], Any],
+        render: Callable[[Any], Any] = lambda result: result,
+    ) -> Computation:
+        """The computation of ``endpoint`` on one run: keyed by the run's state and the
+        validated parameters ``spec`` (:func:`computation_key`), rendered as it is unless
+        ``render`` says otherwise."""
+        return cls(computation_key(endpoint, run, spec), description, compute, render, run)
+
     def run(self, progress: Progress | None = None) -> Any:
         """Compute and render now, in this thread."""
         return self.render(self.compute(progress or no_progress))

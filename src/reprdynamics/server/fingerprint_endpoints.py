@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from reprdynamics.analysis import api
@@ -89,11 +90,13 @@ def fingerprint_data(fp: api.Fingerprint) -> dict[str, Any]:
 def prepare_fingerprint(ws: Workspace, name: str, params: Params) -> Computation:
     run = ws.open(name)
     spec = _fingerprint_spec(run, params)
-    return Computation(
-        key=computation_key("fingerprint", run, spec),
-        description=f"the {spec['kind']} fingerprint of {name}",
-        compute=lambda progress: _compute_fingerprint(ws, run, spec, progress),
-        render=fingerprint_data,
+    return Computation.on_run(
+        "fingerprint",
+        run,
+        spec,
+        f"the {spec['kind']} fingerprint of {name}",
+        partial(_compute_fingerprint, ws, run, spec),
+        fingerprint_data,
     )
 
 
@@ -128,11 +131,8 @@ def prepare_rqa(ws: Workspace, name: str, params: Params) -> Computation:
     def compute(progress: Progress) -> dict[str, Any]:
         return _rqa_data(_memoised_fingerprint(ws, run, spec, progress), options)
 
-    return Computation(
-        key=computation_key("rqa", run, {**spec, **options}),
-        description=f"RQA of the {spec['kind']} fingerprint of {name}",
-        compute=compute,
-        render=lambda data: data,
+    return Computation.on_run(
+        "rqa", run, {**spec, **options}, f"RQA of the {spec['kind']} fingerprint of {name}", compute
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from reprdynamics.server.checks import (
     layer_param,
     selection_size,
 )
-from reprdynamics.server.computation import Computation, computation_key
+from reprdynamics.server.computation import Computation
 from reprdynamics.server.workspace import Workspace, call_with_cache
 from reprdynamics.storage.run import Run
 
@@ -59,12 +60,13 @@ def sample_table(ws: Workspace, run: Run, spec: dict[str, Any], progress: Progre
 def prepare_samples(ws: Workspace, name: str, params: Params) -> Computation:
     run = ws.open(name)
     spec = samples_spec(run, params)
-    return Computation(
-        key=computation_key("samples", run, spec),
-        description=f"the per-sample table of {name}",
-        compute=lambda progress: sample_table(ws, run, spec, progress),
-        render=samples_data,
-        source=run,
+    return Computation.on_run(
+        "samples",
+        run,
+        spec,
+        f"the per-sample table of {name}",
+        partial(sample_table, ws, run, spec),
+        samples_data,
     )
 
 
@@ -90,13 +92,7 @@ def prepare_report(ws: Workspace, name: str, params: Params) -> Computation:
 
         return call_with_cache(ws, run, call)
 
-    return Computation(
-        key=computation_key("report", run, spec),
-        description=f"the report of {name}",
-        compute=compute,
-        render=report_summary,
-        source=run,
-    )
+    return Computation.on_run("report", run, spec, f"the report of {name}", compute, report_summary)
 
 
 def report_summary(report: Any) -> dict[str, Any]:
@@ -155,13 +151,7 @@ def prepare_projection(ws: Workspace, name: str, params: Params) -> Computation:
             "explained_variance_ratio": [float(v) for v in result.explained_variance_ratio],
         }
 
-    return Computation(
-        key=computation_key("projection", run, spec),
-        description=f"the projection of {name}",
-        compute=compute,
-        render=render,
-        source=run,
-    )
+    return Computation.on_run("projection", run, spec, f"the projection of {name}", compute, render)
 
 
 # --------------------------------------------------------------------------- local view
@@ -217,9 +207,6 @@ def prepare_local(ws: Workspace, name: str, params: Params) -> Computation:
             }
         return out
 
-    return Computation(
-        key=computation_key("local", run, spec),
-        description=f"the neighbours of sample {sample_id} in {name}",
-        compute=compute,
-        render=lambda data: data,
+    return Computation.on_run(
+        "local", run, spec, f"the neighbours of sample {sample_id} in {name}", compute
     )
