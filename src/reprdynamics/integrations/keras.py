@@ -16,7 +16,6 @@ and ``predict_on_batch``), so it works on the JAX, TensorFlow and torch backends
 
 from __future__ import annotations
 
-import difflib
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ from reprdynamics.errors import (
     require,
 )
 from reprdynamics.integrations._callbacks import RecordingCallback
+from reprdynamics.integrations._parsing import did_you_mean, parse_pool_value
 from reprdynamics.recording.convert import to_ids, to_numpy
 
 keras = require("keras", "keras", "The Keras callback (reprdynamics.integrations.keras)")
@@ -40,7 +40,6 @@ keras = require("keras", "keras", "The Keras callback (reprdynamics.integrations
 __all__ = ["ReprDynamicsCallback"]
 
 Pool = str | Callable[[np.ndarray], np.ndarray] | None
-_POOLS = ("avg", "max", "flatten", None)
 
 
 def _pool(values: np.ndarray, how: Pool, channels_last: bool) -> np.ndarray:
@@ -200,8 +199,7 @@ class ReprDynamicsCallback(keras.callbacks.Callback, RecordingCallback):
         available = [layer.name for layer in model.layers]
         missing = [v for v in mapping.values() if v is not None and v not in available]
         if missing:
-            close = difflib.get_close_matches(missing[0], available, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            hint = did_you_mean(missing[0], available)
             raise LayerNotFoundError(
                 f"The Keras model {model.name!r} has no layer named "
                 f"{', '.join(map(repr, missing))}.{hint} Available layers: "
@@ -235,16 +233,7 @@ class ReprDynamicsCallback(keras.callbacks.Callback, RecordingCallback):
         self._names = list(mapping)
         pools = self.pool if isinstance(self.pool, Mapping) else dict.fromkeys(mapping, self.pool)
         for name in self._names:
-            how = pools.get(name, "avg")
-            how = "avg" if how == "mean" else how
-            if not (callable(how) or how in _POOLS):
-                raise invalid_parameter(
-                    "pool",
-                    "ReprDynamicsCallback",
-                    "'avg', 'max', 'flatten', None or a callable",
-                    how,
-                )
-            self._pools[name] = how
+            self._pools[name] = parse_pool_value(pools.get(name, "avg"), "ReprDynamicsCallback")
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.recorder_ is not None and not self._open:

@@ -8,7 +8,6 @@ map as it says; :func:`split_batch` finds the inputs and the sample ids in a bat
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,11 +17,11 @@ from reprdynamics.errors import (
     RecordingError,
     invalid_parameter,
 )
+from reprdynamics.integrations._parsing import did_you_mean, parse_pool_value
 
 __all__ = ["Pool", "apply_pool", "parse_layers", "parse_pool", "split_batch"]
 
 Pool = str | Callable[[Any], Any] | None
-_POOLS = ("avg", "max", "flatten", None)
 
 
 def parse_layers(
@@ -70,8 +69,7 @@ def parse_layers(
         shown = ", ".join(repr(n) for n in names[:60])
         if len(names) > 60:
             shown += f", ... ({len(names) - 60} more)"
-        close = difflib.get_close_matches(missing[0], names, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(missing[0], names)
         raise LayerNotFoundError(
             f"The model ({type(model).__name__}) has no module named "
             f"{', '.join(map(repr, missing))}.{hint} Available modules: {shown or 'none'}. "
@@ -81,13 +79,6 @@ def parse_layers(
 
 
 def parse_pool(pool: Any, layers: Mapping[str, str], owner: str) -> dict[str, Pool]:
-    def one(value: Any) -> Pool:
-        if value == "mean":
-            value = "avg"
-        if callable(value) or value in _POOLS:
-            return value
-        raise invalid_parameter("pool", owner, "'avg', 'max', 'flatten', None or a callable", value)
-
     if isinstance(pool, Mapping):
         unknown = set(pool) - set(layers)
         if unknown:
@@ -97,8 +88,8 @@ def parse_pool(pool: Any, layers: Mapping[str, str], owner: str) -> dict[str, Po
                 f"a mapping over the recorded layers {sorted(layers)}",
                 sorted(unknown),
             )
-        return {name: one(pool.get(name, "avg")) for name in layers}
-    return {name: one(pool) for name in layers}
+        return {name: parse_pool_value(pool.get(name, "avg"), owner) for name in layers}
+    return {name: parse_pool_value(pool, owner) for name in layers}
 
 
 def apply_pool(tensor: Any, how: Pool) -> Any:
