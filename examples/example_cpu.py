@@ -58,6 +58,19 @@ def load_data(n_test: int, seed: int, limit: int | None = None):
     return x[train], y[train], x[test], y[test], thumbnails
 
 
+def digits_loaders(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, probe_batch_size: int, **options
+) -> tuple[DataLoader, DataLoader]:
+    """Shuffled training batches and the probe set, both yielding (inputs, labels, ids).
+
+    The probe set is the training set again, in a fixed order and without shuffling.
+    ``options`` go to both loaders (``pin_memory``).
+    """
+    dataset = TensorDataset(x, y, torch.arange(len(x)))
+    train_loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, **options)
+    return train_loader, DataLoader(dataset, batch_size=probe_batch_size, **options)
+
+
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     was_training = model.training
     model.eval()
@@ -67,51 +80,94 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return acc
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="runs/digits-cpu", help="run directory to create")
-    parser.add_argument("--mode", choices=["probe", "train"], default="probe")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05)
+def digits_parser(
+    doc: str, *, epochs: int, out: str, mode: str, batch_size: int, lr: float
+) -> argparse.ArgumentParser:
+    """The options of the digits examples, with each example's own defaults.
+
+    ``doc`` is the example's docstring; its first line describes the example in ``--help``.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--out", default=out, help="run directory to create")
+    parser.add_argument("--mode", choices=["train", "probe"], default=mode)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--k", type=int, default=10, help="neighbours for the fingerprint")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="train on at most N digits")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    return parser
+
+
+def digits_recorder(
+    out: str, labels: torch.Tensor, thumbnails: np.ndarray, *, overwrite: bool, metadata: dict
+) -> rd.Recorder:
+    """A recorder following every training digit, with its label and thumbnail."""
+    return rd.Recorder(
+        out,
+        n_samples=len(labels),
+        labels=labels.numpy(),
+        inputs=thumbnails,
+        class_names=[str(d) for d in range(10)],
+        overwrite=overwrite,
+        metadata=metadata,
+    )
+
+
+def layer_hooks(
+    mode: str, model: nn.Module, recorder: rd.Recorder
+) -> LayerRecorder | contextlib.nullcontext:
+    """``--mode train``: hooks that record the outputs of the training forward passes.
+
+    ``--mode probe`` needs no hooks (``None`` inside the ``with``): `end_snapshot` records a
+    probe pass instead.
+    """
+    if mode == "train":
+        return LayerRecorder(model, recorder, layers=["penultimate"])
+    return contextlib.nullcontext()
+
+
+def end_snapshot(
+    hooks: LayerRecorder | None,
+    model: nn.Module,
+    probe_loader: DataLoader,
+    recorder: rd.Recorder,
+    epoch: int,
+    metrics: dict[str, float],
+) -> float | None:
+    """End the epoch's snapshot: the hooks' outputs, or a probe pass (its seconds returned)."""
+    if hooks:
+        hooks.end_snapshot(metrics)
+        return None
+    probe = record_probe_pass(
+        model, probe_loader, recorder, layers=["penultimate"], epoch=epoch, metrics=metrics
+    )
+    return probe.seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = digits_parser(
+        __doc__, epochs=20, out="runs/digits-cpu", mode="probe", batch_size=64, lr=0.05
+    )
     args = parser.parse_args(argv)
 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     x_train, y_train, x_test, y_test, thumbnails = load_data(297, args.seed, args.limit)
-    n = len(x_train)
-    ids = torch.arange(n)
-    train_loader = DataLoader(
-        TensorDataset(x_train, y_train, ids), batch_size=args.batch_size, shuffle=True
-    )
-    # The probe set is the training set again, in a fixed order and without shuffling.
-    probe_loader = DataLoader(TensorDataset(x_train, y_train, ids), batch_size=512)
+    train_loader, probe_loader = digits_loaders(x_train, y_train, args.batch_size, 512)
 
     model = DigitsCNN()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    recorder = rd.Recorder(
-        args.out,
-        n_samples=n,
-        labels=y_train.numpy(),
-        inputs=thumbnails,
-        class_names=[str(d) for d in range(10)],
-        overwrite=args.overwrite,
-        metadata={"example": "example_cpu.py", "mode": args.mode, "lr": args.lr},
+    metadata = {"example": "example_cpu.py", "mode": args.mode, "lr": args.lr}
+    recorder = digits_recorder(
+        args.out, y_train, thumbnails, overwrite=args.overwrite, metadata=metadata
     )
-    # In training-pass mode the hooks record the outputs of the forward passes below.
-    if args.mode == "train":
-        recording = LayerRecorder(model, recorder, layers=["penultimate"])
-    else:
-        recording = contextlib.nullcontext()
     started = time.perf_counter()
     probe_seconds = []
-    with recorder, recording as hooks:
+    with recorder, layer_hooks(args.mode, model, recorder) as hooks:
         for epoch in range(args.epochs):
             model.train()
             total, seen = 0.0, 0
@@ -131,18 +187,9 @@ def main(argv: list[str] | None = None) -> None:
                     "accuracy": accuracy(model, x_train, y_train),
                     "test_accuracy": accuracy(model, x_test, y_test),
                 }
-            if hooks:
-                hooks.end_snapshot(metrics)
-            else:
-                probe = record_probe_pass(
-                    model,
-                    probe_loader,
-                    recorder,
-                    layers=["penultimate"],
-                    epoch=epoch,
-                    metrics=metrics,
-                )
-                probe_seconds.append(probe.seconds)
+            seconds = end_snapshot(hooks, model, probe_loader, recorder, epoch, metrics)
+            if seconds is not None:
+                probe_seconds.append(seconds)
             print(
                 f"epoch {epoch:3d}  loss {metrics['loss']:.4f}  "
                 f"train acc {metrics['accuracy']:.3f}  test acc {metrics['test_accuracy']:.3f}"

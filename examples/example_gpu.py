@@ -1,6 +1,7 @@
 """Train the digits CNN on a CUDA GPU while recording, without stalling the training step.
 
-Same network and data as ``example_cpu.py``, but the model and batches live on the GPU.
+Same network, data and recording helpers as ``example_cpu.py``, but the model and batches
+live on the GPU.
 By default (``--mode train``) forward hooks record the penultimate layer and the logits of
 every training forward pass: each output is copied to pinned host memory asynchronously
 and handed to the recorder later, in groups of batches, so the step never waits for the
@@ -16,7 +17,6 @@ the CPU; ``--device cuda`` refuses to run without CUDA.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import time
@@ -24,13 +24,19 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
-
-import reprdynamics as rd
-from reprdynamics.integrations.torch import LayerRecorder, record_probe_pass
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from example_cpu import DigitsCNN, analyse, load_data
+from example_cpu import (
+    DigitsCNN,
+    accuracy,
+    analyse,
+    digits_loaders,
+    digits_parser,
+    digits_recorder,
+    end_snapshot,
+    layer_hooks,
+    load_data,
+)
 
 
 def pick_device(choice: str) -> torch.device:
@@ -51,27 +57,11 @@ def pick_device(choice: str) -> torch.device:
     return torch.device("cpu")
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()
-    with torch.no_grad():
-        acc = (model(x).argmax(1) == y).float().mean().item()
-    model.train()
-    return acc
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", default="runs/digits-gpu", help="run directory to create")
+    parser = digits_parser(
+        __doc__, epochs=30, out="runs/digits-gpu", mode="train", batch_size=128, lr=0.05
+    )
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
-    parser.add_argument("--mode", choices=["train", "probe"], default="train")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--k", type=int, default=10, help="neighbours for the fingerprint")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="train on at most N digits")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
     args = parser.parse_args(argv)
 
     device = pick_device(args.device)
@@ -79,39 +69,22 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     x_train, y_train, x_test, y_test, thumbnails = load_data(297, args.seed, args.limit)
-    n = len(x_train)
-    ids = torch.arange(n)
-    cuda = device.type == "cuda"
     # Ids stay on the CPU; inputs are pinned so their copy to the GPU is asynchronous too.
-    train_loader = DataLoader(
-        TensorDataset(x_train, y_train, ids),
-        batch_size=args.batch_size,
-        shuffle=True,
-        pin_memory=cuda,
-    )
-    probe_loader = DataLoader(
-        TensorDataset(x_train, y_train, ids), batch_size=1024, pin_memory=cuda
+    cuda = device.type == "cuda"
+    train_loader, probe_loader = digits_loaders(
+        x_train, y_train, args.batch_size, 1024, pin_memory=cuda
     )
     x_train_dev, y_train_dev = x_train.to(device), y_train.to(device)
     x_test_dev, y_test_dev = x_test.to(device), y_test.to(device)
 
     model = DigitsCNN().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    recorder = rd.Recorder(
-        args.out,
-        n_samples=n,
-        labels=y_train.numpy(),
-        inputs=thumbnails,
-        class_names=[str(d) for d in range(10)],
-        overwrite=args.overwrite,
-        metadata={"example": "example_gpu.py", "mode": args.mode, "device": str(device)},
+    metadata = {"example": "example_gpu.py", "mode": args.mode, "device": str(device)}
+    recorder = digits_recorder(
+        args.out, y_train, thumbnails, overwrite=args.overwrite, metadata=metadata
     )
-    if args.mode == "train":
-        recording = LayerRecorder(model, recorder, layers=["penultimate"])
-    else:
-        recording = contextlib.nullcontext()
     started = time.perf_counter()
-    with recorder, recording as hooks:
+    with recorder, layer_hooks(args.mode, model, recorder) as hooks:
         for epoch in range(args.epochs):
             epoch_started = time.perf_counter()
             model.train()
@@ -129,22 +102,11 @@ def main(argv: list[str] | None = None) -> None:
             with hooks.paused() if hooks else contextlib.nullcontext():
                 metrics = {
                     "loss": torch.stack(losses).mean().item(),
-                    "accuracy": evaluate(model, x_train_dev, y_train_dev),
-                    "test_accuracy": evaluate(model, x_test_dev, y_test_dev),
+                    "accuracy": accuracy(model, x_train_dev, y_train_dev),
+                    "test_accuracy": accuracy(model, x_test_dev, y_test_dev),
                 }
-            if hooks:
-                hooks.end_snapshot(metrics)
-                extra = ""
-            else:
-                probe = record_probe_pass(
-                    model,
-                    probe_loader,
-                    recorder,
-                    layers=["penultimate"],
-                    epoch=epoch,
-                    metrics=metrics,
-                )
-                extra = f"  probe pass {probe.seconds * 1000:.0f} ms"
+            seconds = end_snapshot(hooks, model, probe_loader, recorder, epoch, metrics)
+            extra = "" if seconds is None else f"  probe pass {seconds * 1000:.0f} ms"
             print(
                 f"epoch {epoch:3d}  loss {metrics['loss']:.4f}  "
                 f"test acc {metrics['test_accuracy']:.3f}  "

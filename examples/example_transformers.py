@@ -15,7 +15,6 @@ in eval mode (``--mode probe``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from transformers import Trainer, TrainingArguments, ViTConfig, ViTForImageClass
 from reprdynamics.integrations.transformers import ReprDynamicsCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from example_cpu import analyse  # the same analysis as the torch example
+from example_cpu import analyse, digits_parser  # the torch example's options and analysis
 
 
 class Digits(torch.utils.data.Dataset):
@@ -66,17 +65,9 @@ def accuracy(prediction) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--out", default="runs/digits-vit", help="run directory to create")
-    parser.add_argument("--mode", choices=["train", "probe"], default="train")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--k", type=int, default=10, help="neighbours for the fingerprint")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="train on at most N digits")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    parser = digits_parser(
+        __doc__, epochs=15, out="runs/digits-vit", mode="train", batch_size=64, lr=2e-3
+    )
     args = parser.parse_args(argv)
 
     if args.threads:
