@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reprdynamics.errors import InvalidParameterError, parse_int
-from reprdynamics.validation import Integer, Options, Real, check, validate_params
+from reprdynamics.validation import Integer, Options, OrNone, Real, check, validate_params
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,26 @@ def test_parse_int_is_the_integer_constraint():
     with pytest.raises(InvalidParameterError) as info:
         parse_int(True, "n", "f", low=1)
     assert info.value.parameter == "n"
+
+
+def test_real_bounds_may_be_open_as_closed_says():
+    half_open = Real(low=0, high=1, noun="a float", closed="left")
+    assert half_open.describe() == "a float in [0, 1)"
+    assert half_open.accepts(0) and half_open.accepts(0.999) and not half_open.accepts(1)
+    positive = Real(low=0, noun="a float", closed="neither")
+    assert positive.describe() == "a float > 0"
+    assert positive.accepts(1e-300) and not positive.accepts(0) and not positive.accepts(-1)
+    right = Real(low=0, high=1, closed="right")
+    assert right.describe() == "a number in (0, 1]"
+    assert right.accepts(1) and not right.accepts(0)
+    assert Real(high=2, closed="neither").describe() == "a number < 2"
+
+
+def test_or_none_accepts_none_and_what_its_constraint_accepts():
+    rows = OrNone(Integer(low=1))
+    assert rows.describe() == "an int >= 1 or None"
+    assert rows.accepts(None) and rows.accepts(5) and not rows.accepts(0)
+    assert check(None, rows, "max_fit_rows", "fit_projection") is None
+    assert type(check(np.int16(7), rows, "max_fit_rows", "fit_projection")) is int
+    with pytest.raises(InvalidParameterError, match=r"an int >= 1 or None\. Got 0 instead"):
+        check(0, rows, "max_fit_rows", "fit_projection")

@@ -21,13 +21,22 @@ import math
 import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from reprdynamics.errors import invalid_parameter
 
-__all__ = ["Constraint", "Integer", "Options", "Real", "check", "validate_params"]
+__all__ = [
+    "Constraint",
+    "Integer",
+    "Options",
+    "OrNone",
+    "Real",
+    "check",
+    "validate_params",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Closed = Literal["both", "left", "right", "neither"]
 
 
 class Constraint:
@@ -44,20 +53,27 @@ class Constraint:
         return value
 
 
-def _bounds(low: Any, high: Any, high_name: str | None, noun: str) -> str:
+def _bounds(low: Any, high: Any, high_name: str | None, noun: str, closed: Closed = "both") -> str:
     high_text = high if high_name is None else f"{high_name}={high}"
+    low_closed, high_closed = closed in ("both", "left"), closed in ("both", "right")
     if low is not None and high is not None:
-        return f"{noun} in [{low}, {high_text}]"
+        return (
+            f"{noun} in {'[' if low_closed else '('}{low}, {high_text}{']' if high_closed else ')'}"
+        )
     if low is not None:
-        return f"{noun} >= {low}"
+        return f"{noun} {'>=' if low_closed else '>'} {low}"
     if high is not None:
-        return f"{noun} <= {high_text}"
+        return f"{noun} {'<=' if high_closed else '<'} {high_text}"
     return noun
 
 
-def _within(value: Any, low: Any, high: Any) -> bool:
-    """Whether ``value`` lies in ``[low, high]``, a bound of None being no bound."""
-    return bool((low is None or value >= low) and (high is None or value <= high))
+def _within(value: Any, low: Any, high: Any, closed: Closed = "both") -> bool:
+    """Whether ``value`` lies between ``low`` and ``high`` (a bound of None being no bound),
+    each bound included as ``closed`` says."""
+    low_closed, high_closed = closed in ("both", "left"), closed in ("both", "right")
+    above = low is None or (value >= low if low_closed else value > low)
+    below = high is None or (value <= high if high_closed else value < high)
+    return bool(above and below)
 
 
 @dataclass(frozen=True)
@@ -85,16 +101,19 @@ class Integer(Constraint):
 
 @dataclass(frozen=True)
 class Real(Constraint):
-    """A real number (not a bool, not NaN) in ``[low, high]``, called ``noun`` in messages;
-    finite unless ``finite=False`` (then ``inf`` passes a lower bound)."""
+    """A real number (not a bool, not NaN) between ``low`` and ``high``, called ``noun`` in
+    messages; ``closed`` says which bounds belong (scikit-learn's ``Interval``: "both",
+    "left", "right", "neither"); finite unless ``finite=False`` (then ``inf`` passes a
+    lower bound)."""
 
     low: float | None = None
     high: float | None = None
     noun: str = "a number"
     finite: bool = True
+    closed: Closed = "both"
 
     def describe(self) -> str:
-        return _bounds(self.low, self.high, None, self.noun)
+        return _bounds(self.low, self.high, None, self.noun, self.closed)
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -102,7 +121,7 @@ class Real(Constraint):
         number = float(value)
         if math.isnan(number) or (self.finite and not math.isfinite(number)):
             return False
-        return _within(number, self.low, self.high)
+        return _within(number, self.low, self.high, self.closed)
 
     def convert(self, value: Any) -> float:
         return float(value)
@@ -125,6 +144,22 @@ class Options(Constraint):
             return bool(value in self.values)
         except (TypeError, ValueError):  # unhashable, incomparable, an array: not one of them
             return False
+
+
+@dataclass(frozen=True)
+class OrNone(Constraint):
+    """``None`` (the parameter's "not given"), or what ``constraint`` accepts."""
+
+    constraint: Constraint
+
+    def describe(self) -> str:
+        return f"{self.constraint.describe()} or None"
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or self.constraint.accepts(value)
+
+    def convert(self, value: Any) -> Any:
+        return None if value is None else self.constraint.convert(value)
 
 
 def check(value: Any, constraint: Constraint, name: str, owner: str) -> Any:
