@@ -2,7 +2,8 @@
 
 Each callback subclasses its framework's callback class and :class:`RecordingCallback`,
 which holds the options they all take (stored as given, sklearn's convention), the run
-they write, and the opening, resuming and closing of its recorder.
+they write, and the opening, resuming and closing of its recorder. :class:`RealRows`
+leaves out the samples a padding sampler repeats at an epoch's end.
 """
 
 from __future__ import annotations
@@ -109,3 +110,30 @@ class RecordingCallback:
             else:
                 self.recorder_.close()
             self._open = False
+
+
+class RealRows:
+    """Which rows of each training batch are real samples when the sampler pads the epoch.
+
+    Under several processes a sampler (torch's ``DistributedSampler``, accelerate's
+    ``BatchSamplerShard``) gives every process as many samples by repeating some at the end
+    of the epoch; recorded, those would be ids twice in one snapshot. The first
+    ``per_epoch`` rows a process sees in an epoch are real, the rest are repeats.
+    ``per_epoch=None``: nothing is padded.
+    """
+
+    def __init__(self, per_epoch: int | None) -> None:
+        self.per_epoch = per_epoch
+        self._epoch: int | None = None
+        self._seen = 0  # rows seen in self._epoch
+
+    def keep(self, epoch: int, ids: Any) -> int | None:
+        """How many leading rows of the next batch (its sample ``ids``) to record; None: all."""
+        if self.per_epoch is None:
+            return None
+        size = len(ids)
+        if epoch != self._epoch:
+            self._epoch, self._seen = epoch, 0
+        left = self.per_epoch - self._seen
+        self._seen += size
+        return max(left, 0) if left < size else None

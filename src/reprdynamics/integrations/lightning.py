@@ -28,7 +28,7 @@ from reprdynamics.errors import (
     InvalidParameterError,
     invalid_parameter,
 )
-from reprdynamics.integrations._callbacks import RecordingCallback
+from reprdynamics.integrations._callbacks import RealRows, RecordingCallback
 from reprdynamics.integrations.torch import (
     LayerRecorder,
     Pool,
@@ -165,9 +165,7 @@ class ReprDynamicsCallback(pl.Callback, RecordingCallback):
         self.probe_passes_: list[ProbePass] = []
         self.seconds_ = 0.0
         self._hooks: LayerRecorder | None = None
-        self._real_rows: int | None = None  # this rank's real samples per epoch, if padded
-        self._rows_epoch: int | None = None
-        self._rows_seen = 0
+        self._rows = RealRows(None)  # this rank's real samples per epoch, if padded
 
     # ------------------------------------------------------------------ setup
     def _records(self, trainer: Any) -> bool:
@@ -229,8 +227,7 @@ class ReprDynamicsCallback(pl.Callback, RecordingCallback):
                     )
                 self._hooks = hooks.attach()
                 sampler = getattr(trainer.train_dataloader, "sampler", None)
-                self._real_rows = real_rows(sampler, recorder.n_samples)
-                self._rows_epoch, self._rows_seen = None, 0
+                self._rows = RealRows(real_rows(sampler, recorder.n_samples))
             else:
                 # Check the layer names now rather than after the first epoch of training.
                 LayerRecorder(
@@ -250,14 +247,7 @@ class ReprDynamicsCallback(pl.Callback, RecordingCallback):
             return
         started = time.perf_counter()
         _, ids = split_batch(batch, input_key=self.input_key, ids_key=self.ids_key)
-        keep = None
-        if self._real_rows is not None:  # a padding DistributedSampler: skip its repeats
-            epoch, size = trainer.current_epoch, len(ids)
-            if self._rows_epoch != epoch:
-                self._rows_epoch, self._rows_seen = epoch, 0
-            left = self._real_rows - self._rows_seen
-            self._rows_seen += size
-            keep = max(left, 0) if left < size else None
+        keep = self._rows.keep(trainer.current_epoch, ids)  # a padding DistributedSampler
         self._hooks.set_batch(ids, epoch=trainer.current_epoch, step=trainer.global_step, keep=keep)
         self.seconds_ += time.perf_counter() - started
 

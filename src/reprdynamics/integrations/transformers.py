@@ -50,7 +50,7 @@ _FEATURE = "The Transformers callback (reprdynamics.integrations.transformers)"
 require("accelerate", "transformers", _FEATURE)
 transformers = require("transformers", "transformers", _FEATURE)
 
-from reprdynamics.integrations._callbacks import RecordingCallback  # noqa: E402
+from reprdynamics.integrations._callbacks import RealRows, RecordingCallback  # noqa: E402
 from reprdynamics.integrations.sample_ids import (  # noqa: E402
     ID_KEY,
     CollateWithIds,
@@ -242,8 +242,7 @@ class ReprDynamicsCallback(transformers.TrainerCallback, RecordingCallback):
         self._mask: Any = None
         self._logs: dict[str, float] = {}
         self._ended: int | None = None  # the epoch whose snapshot ended; later logs go to it
-        self._real_rows: int | None = None
-        self._rows = (-1, 0)  # (epoch, rows seen in it) on this process
+        self._rows = RealRows(None)  # this process's real examples per epoch, if padded
 
     @staticmethod
     def _check_pool(pool: Any) -> None:
@@ -390,20 +389,14 @@ class ReprDynamicsCallback(transformers.TrainerCallback, RecordingCallback):
             model.register_forward_pre_hook(self._take_ids, with_kwargs=True),
             model.register_forward_hook(self._forget_ids, always_call=True),
         ]
-        self._real_rows = shard_real_rows(train_dataloader, recorder.n_samples)
+        self._rows = RealRows(shard_real_rows(train_dataloader, recorder.n_samples))
 
     def _take_ids(self, module: Any, args: Any, kwargs: dict[str, Any]) -> Any:
         ids = kwargs.pop(ID_KEY, None)
         if ids is None or self._hooks is None:
             return args, kwargs
         self._mask = kwargs.get("attention_mask")
-        keep = None
-        if self._real_rows is not None:  # accelerate's repeats at the epoch's end: left out
-            epoch, seen = self._rows
-            seen = 0 if epoch != self._epoch else seen
-            left = self._real_rows - seen
-            self._rows = (self._epoch, seen + len(ids))
-            keep = max(left, 0) if left < len(ids) else None
+        keep = self._rows.keep(self._epoch, ids)  # accelerate's repeats: left out
         step = None if self._state is None else self._state.global_step
         self._hooks.set_batch(ids, epoch=self._epoch, step=step, keep=keep)
         return args, kwargs
