@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from processes import free_port, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LEGACY_SAMPLE = REPO_ROOT.parent / "shared" / "legacy_sample"
@@ -127,12 +128,6 @@ class S3Server:
             response.read()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _need(module: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
         message = f"{what} need {module!r} (pip install 'reprdynamics[test]')"
@@ -152,7 +147,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """
     for module in ("moto", "boto3", "s3fs"):
         _need(module, "the object-storage tests")
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
@@ -189,12 +184,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         )
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
 
 
 def _with_iam_user(server: S3Server) -> S3Server:

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import reprdynamics as rd
+from processes import free_port
 from reprdynamics.cli import main
 
 
@@ -160,12 +161,8 @@ def test_analyse_prints_the_same_numbers_with_workers_and_on_a_dask_cluster(tmp_
 
 
 def test_analyse_scheduler_errors_are_one_line(tmp_path, runner):
-    import socket
-
     _record(tmp_path / "r")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     result = runner.invoke(
         main, ["analyse", str(tmp_path / "r"), "--scheduler", f"tcp://127.0.0.1:{port}"]
     )
@@ -186,14 +183,6 @@ def _listening_socket():
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     return sock, sock.getsockname()[1]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["serve", "ReprDynamics"])
@@ -256,7 +245,7 @@ def test_a_run_with_a_damaged_zarr_json_is_reported_corrupt(tmp_path, runner, no
     assert "is corrupt" in result.output and "zarr.json" in result.output
     assert "No ReprDynamics runs" not in result.output
     assert "Traceback" not in result.output
-    result = runner.invoke(main, ["serve", str(tmp_path / "r"), "--port", str(_free_port())])
+    result = runner.invoke(main, ["serve", str(tmp_path / "r"), "--port", str(free_port())])
     assert result.exit_code == 1, result.output
     assert "is corrupt" in result.output
     assert no_server == []  # not served as an empty directory of runs
@@ -293,7 +282,7 @@ def test_legacy_save_dir_is_served_under_the_directorys_name(
     from reprdynamics.server.impl import Workspace
 
     monkeypatch.setenv("REPRDYNAMICS_CACHE_DIR", str(tmp_path / "cache"))
-    legacy_main(["--save_dir", str(legacy_sample), "--port", str(_free_port())])
+    legacy_main(["--save_dir", str(legacy_sample), "--port", str(free_port())])
     assert "imported it into" in capsys.readouterr().out
     (target,) = no_server
     workspace = Workspace(target)

@@ -7,7 +7,6 @@ two worker processes, a worker that really dies, a scheduler address nobody list
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 import reprdynamics as rd
+from processes import free_port
 from reprdynamics.analysis import api
 from reprdynamics.analysis.executors import (
     DaskExecutor,
@@ -70,12 +70,6 @@ def _everything(path: Path, scheduler) -> dict[str, np.ndarray]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
@@ -108,7 +102,7 @@ def test_get_executor_parses_every_spelling():
 
 def test_an_unreachable_scheduler_is_a_clear_error_fast():
     pytest.importorskip("distributed")
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     start = time.monotonic()
     with pytest.raises(SchedulerError, match=r"Cannot reach the Dask scheduler at 'tcp://127"):
         get_executor(address, timeout=2)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from processes import free_port
+
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
@@ -76,14 +78,6 @@ def _worker(rank, world, path, port):
         record(path, [rank], world)
     finally:
         torch.distributed.destroy_process_group()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_real_rows_of_a_padding_sampler():

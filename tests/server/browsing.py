@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 import urllib.error
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 import reprdynamics as rd
+from processes import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,9 +49,7 @@ class Server:
 
         from reprdynamics.server.app import create_app
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         config = uvicorn.Config(
             create_app(target), host="127.0.0.1", port=self.port, log_level="warning"
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.resources
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 
 import reprdynamics as rd
+from processes import free_port, stop
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
@@ -41,12 +41,6 @@ CHECKS = (
     response_headers_conformance,
     response_schema_conformance,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _small_run(path: Path) -> None:
@@ -70,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         Path(str(importlib.resources.files("reprdynamics") / "sample_run")), root / "sample"
     )
     _small_run(root / "small")
-    port = _free_port()
+    port = free_port()
     # The log goes to a file: a pipe nobody reads fills up and blocks the server.
     log_path = root / "server.log"
     log = log_path.open("w")
@@ -101,12 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         proc.kill()
         raise RuntimeError("the server did not start in 30 s")
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc, timeout=20)
     log.close()
     output = log_path.read_text()
     # No traceback was logged for any request (errors are answered, not raised).

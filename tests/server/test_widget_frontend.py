@@ -9,7 +9,6 @@ widget's iframe shows the dashboard's views from a real server over a synthetic 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 from browsing import Browse, Server, decode, drag, make_synthetic_run, wait_idle
 
+from processes import free_port
 from reprdynamics.server.routes import STATIC_DIR
 
 N = 60
@@ -257,9 +257,7 @@ def test_a_server_the_browser_cannot_reach_is_explained(
     notebook: tuple[Browse, NotebookPage],
 ) -> None:
     session, page = notebook
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"  # a port nothing listens on
     session.allowed_errors.append("ERR_CONNECTION_REFUSED")
     session.page.goto(f"{page.origin}/#url={closed}")
     hint = session.page.locator("#host .reprdynamics-unreachable")

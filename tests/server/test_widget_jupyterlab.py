@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,14 +21,10 @@ from typing import Any
 import pytest
 from browsing import Browse, make_synthetic_run
 
+from processes import free_port, stop
+
 N = 60
 TOKEN = "reprdynamics-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _notebook(run: Path) -> dict[str, Any]:
@@ -63,7 +58,7 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     notebook = _notebook(run)
     notebook["cells"][1]["source"] = "import json\n" + notebook["cells"][1]["source"]
     (root / "widget.ipynb").write_text(json.dumps(notebook))
-    port = _free_port()
+    port = free_port()
     # The front-end extensions of the installed packages (anywidget's, the widget manager's)
     # lie in the data folder of the interpreter that installed them, which a virtual
     # environment over the system's site-packages does not search by itself.
@@ -111,11 +106,7 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 pytest.fail(f"JupyterLab did not start:\n{out[-3000:]}")
             time.sleep(0.5)
     yield origin
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc, timeout=20)
 
 
 def _run_cell(page: Any, index: int) -> None:
