@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer, validate_params
 
 __all__ = ["PhaseChanges", "novelty_curve", "phase_changes"]
 
 
+@validate_params(width=Integer(low=1))
 def novelty_curve(D: Any, *, width: int = 3) -> np.ndarray:
     """Checkerboard novelty of a distance matrix at each boundary.
 
@@ -41,8 +43,6 @@ def novelty_curve(D: Any, *, width: int = 3) -> np.ndarray:
     matrix = np.asarray(D, dtype=float)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise invalid_parameter("D", "novelty_curve", "a square matrix", matrix.shape)
-    if not isinstance(width, int | np.integer) or width < 1:
-        raise invalid_parameter("width", "novelty_curve", "an int >= 1", width)
     n = matrix.shape[0]
     out = np.zeros(max(n - 1, 0))
 

@@ -23,16 +23,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from reprdynamics.analysis._described import Described, describe_array
 from reprdynamics.errors import NotEnoughSnapshotsError, invalid_parameter
+from reprdynamics.validation import Integer, OrNone, validate_params
 
 __all__ = ["DEFAULT_MAX_FIT_ROWS", "Projection", "fit_projection", "project_over_time"]
 
 #: Default number of rows the PCA is fitted on: enough for stable leading components, and at
 #: most 20,000 × D × 4 bytes of memory (80 MB for D = 1024 float32 features).
 DEFAULT_MAX_FIT_ROWS = 20_000
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _parse_rows(rows: ArrayLike, owner: str, name: str, n_features: int | None) -> np.ndarray:
@@ -221,6 +218,9 @@ class _BottomKSample:
         return self.rows[: self.n_kept]
 
 
+@validate_params(
+    n_components=Integer(low=1), max_fit_rows=OrNone(Integer(low=1)), seed=Integer(low=0)
+)
 def fit_projection(
     snapshots: ArrayLike | Iterable[ArrayLike],
     n_components: int = 2,
@@ -266,16 +266,7 @@ def fit_projection(
     [1.0, 0.0, 0.0, 0.0, 0.0]
     """
     owner = "fit_projection"
-    if not _is_int(n_components) or n_components < 1:
-        raise invalid_parameter("n_components", owner, "an int >= 1", n_components)
-    if max_fit_rows is not None and (not _is_int(max_fit_rows) or max_fit_rows < 1):
-        raise invalid_parameter("max_fit_rows", owner, "an int >= 1 or None", max_fit_rows)
-    if not _is_int(seed) or seed < 0:
-        raise invalid_parameter("seed", owner, "an int >= 0", seed)
-
-    sampler = _BottomKSample(
-        None if max_fit_rows is None else int(max_fit_rows), np.random.default_rng(int(seed))
-    )
+    sampler = _BottomKSample(max_fit_rows, np.random.default_rng(seed))
     total = None
     n_seen = 0
     n_features: int | None = None

@@ -28,10 +28,8 @@ from reprdynamics.analysis.run_inputs import (
     selection_token,
 )
 from reprdynamics.analysis.run_neighbours import neighbours
-from reprdynamics.errors import (
-    invalid_parameter,
-)
 from reprdynamics.storage.run import Run
+from reprdynamics.validation import Real, check
 
 #: Fingerprint kinds and whether their rows are transitions (t -> t+1) or snapshots; the
 #: kinds themselves are :data:`reprdynamics.analysis.kinds.KINDS`.
@@ -258,9 +256,12 @@ def rqa(
     if matrix.dtype == bool:
         return _rqa(matrix, l_min=l_min, v_min=v_min, theiler=theiler)
     if threshold is None and band is None:
-        rate = 0.1 if recurrence_rate is None else float(recurrence_rate)
-        if not 0.0 < rate <= 1.0:
-            raise invalid_parameter("recurrence_rate", "rqa", "a float in (0, 1]", recurrence_rate)
+        rate = check(
+            0.1 if recurrence_rate is None else recurrence_rate,
+            Real(low=0, high=1, noun="a float", closed="right"),
+            "recurrence_rate",
+            "rqa",
+        )
         threshold = _threshold_for_rate(matrix, rate)
     return _rqa(matrix, epsilon=threshold, band=band, l_min=l_min, v_min=v_min, theiler=theiler)
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer, validate_params
 
 __all__ = ["cka_fingerprint", "linear_cka", "linear_cka_matrix"]
 
@@ -177,6 +178,7 @@ def _as_snapshot_sequence(snapshots: Any, owner: str) -> Sequence[Any]:
     )
 
 
+@validate_params(max_bytes=Integer(low=1))
 def linear_cka_matrix(
     snapshots: Any, *, debiased: bool = False, max_bytes: int = _DEFAULT_MAX_BYTES
 ) -> np.ndarray:
@@ -211,12 +213,6 @@ def linear_cka_matrix(
     """
     owner = "linear_cka_matrix"
     seq = _as_snapshot_sequence(snapshots, owner)
-    if (
-        isinstance(max_bytes, bool)
-        or not isinstance(max_bytes, int | np.integer)
-        or (max_bytes < 1)
-    ):
-        raise invalid_parameter("max_bytes", owner, "a positive int", max_bytes)
     n_snap = len(seq)
     if n_snap < 1:
         raise invalid_parameter("snapshots", owner, "at least one snapshot", "none")

@@ -9,7 +9,7 @@ from reprdynamics.analysis._described import describe_array
 from reprdynamics.analysis.dynamics._parsing import _is_real
 from reprdynamics.analysis.dynamics.table import SampleDynamics
 from reprdynamics.errors import LabelsRequiredError, invalid_parameter
-from reprdynamics.validation import Integer
+from reprdynamics.validation import Integer, OrNone, check
 
 
 def _aum_of(source: SampleDynamics | ArrayLike, owner: str) -> NDArray[np.float64]:
@@ -71,8 +71,7 @@ def mislabel_ranking(
     >>> mislabel_ranking([0.5, -1.0, float("nan"), -1.0]).tolist()
     [1, 3, 0, 2]
     """
-    if top_k is not None and not Integer(low=0).accepts(top_k):
-        raise invalid_parameter("top_k", "mislabel_ranking", "an int >= 0 or None", top_k)
+    top_k = check(top_k, OrNone(Integer(low=0)), "top_k", "mislabel_ranking")
     aum = _aum_of(source, "mislabel_ranking")
     # Stable sort of AUM ascending (= score descending); NaN sorts last in NumPy.
     order = np.argsort(aum, kind="stable").astype(np.int64)

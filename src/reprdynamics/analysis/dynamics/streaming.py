@@ -22,6 +22,7 @@ from reprdynamics.analysis.dynamics._parsing import (
 )
 from reprdynamics.analysis.dynamics.table import SampleDynamics
 from reprdynamics.errors import NotEnoughSnapshotsError, invalid_parameter
+from reprdynamics.validation import Integer, OrNone, check
 
 
 class DynamicsAccumulator:
@@ -59,13 +60,7 @@ class DynamicsAccumulator:
         kind: OutputKind | None = None,
     ) -> None:
         owner = "DynamicsAccumulator"
-        if n_classes is not None and (
-            isinstance(n_classes, bool)
-            or not isinstance(n_classes, int | np.integer)
-            or n_classes < 2
-        ):
-            raise invalid_parameter("n_classes", owner, "an int >= 2 or None", n_classes)
-        self.n_classes = None if n_classes is None else int(n_classes)
+        self.n_classes = check(n_classes, OrNone(Integer(low=2)), "n_classes", owner)
         self.kind = None if kind is None else _parse_kind(kind, owner, allow_features=True)
         self.labels = None if labels is None else _parse_labels(labels, owner, None, self.n_classes)
         self._n_snapshots = 0

@@ -13,16 +13,14 @@ import numpy as np
 
 from reprdynamics.analysis.fingerprints._parsing import _as_int_array, _as_predictions
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer
 
 
 def _check_n_classes(n_classes: Any, owner: str, needed: int) -> int:
-    if (
-        isinstance(n_classes, bool)
-        or not isinstance(n_classes, int | np.integer)
-        or (n_classes < max(1, needed))
-    ):
+    low = max(1, needed)
+    if not Integer(low=low).accepts(n_classes):  # the message says where the bound comes from
         raise invalid_parameter(
-            "n_classes", owner, f"an int >= {max(1, needed)} (1 + largest class)", n_classes
+            "n_classes", owner, f"an int >= {low} (1 + largest class)", n_classes
         )
     return int(n_classes)
 

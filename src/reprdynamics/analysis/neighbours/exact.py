@@ -16,6 +16,7 @@ from reprdynamics.analysis.neighbours._arithmetic import (
 )
 from reprdynamics.analysis.neighbours.index import KNNIndex
 from reprdynamics.errors import invalid_parameter
+from reprdynamics.validation import Integer, check
 
 #: Memory one block of the exact backend's distance matrix may take (bytes).
 _DEFAULT_BLOCK_BYTES = 256 * 2**20
@@ -57,12 +58,7 @@ class ExactKNNIndex(KNNIndex):
 
     def build(self, data: np.ndarray) -> ExactKNNIndex:
         owner = "ExactKNNIndex"
-        if (
-            isinstance(self.block_bytes, bool)
-            or not isinstance(self.block_bytes, int | np.integer)
-            or self.block_bytes < 1
-        ):
-            raise invalid_parameter("block_bytes", owner, "a positive int", self.block_bytes)
+        check(self.block_bytes, Integer(low=1), "block_bytes", owner)
         if self.compute_dtype not in ("float32", "float64"):
             raise invalid_parameter(
                 "compute_dtype", owner, "'float32' or 'float64'", self.compute_dtype

@@ -14,7 +14,8 @@ from reprdynamics.analysis.neighbours._arithmetic import (
 from reprdynamics.analysis.neighbours._faiss import _faiss_blocks
 from reprdynamics.analysis.neighbours.exact import ExactKNNIndex
 from reprdynamics.analysis.neighbours.index import KNNIndex
-from reprdynamics.errors import invalid_parameter, require
+from reprdynamics.errors import require
+from reprdynamics.validation import Integer, check
 
 
 class FaissKNNIndex(KNNIndex):
@@ -58,14 +59,7 @@ class FaissKNNIndex(KNNIndex):
 
     def build(self, data: np.ndarray) -> FaissKNNIndex:
         faiss = require("faiss", "faiss", "The faiss neighbour backend")
-        if (
-            isinstance(self.extra_candidates, bool)
-            or not isinstance(self.extra_candidates, int | np.integer)
-            or self.extra_candidates < 0
-        ):
-            raise invalid_parameter(
-                "extra_candidates", "FaissKNNIndex", "an int >= 0", self.extra_candidates
-            )
+        check(self.extra_candidates, Integer(low=0), "extra_candidates", "FaissKNNIndex")
         data = self._prepare_build(data)
         centred = np.ascontiguousarray(data - self.mean_, dtype=np.float32)
         self.index_ = faiss.IndexFlatL2(data.shape[1])

@@ -16,6 +16,7 @@ from reprdynamics.analysis.neighbours.recall import neighbour_recall
 from reprdynamics.analysis.neighbours.registry import get_backend
 from reprdynamics.analysis.neighbours.result import NeighbourResult
 from reprdynamics.errors import InvalidParameterError, invalid_parameter
+from reprdynamics.validation import Integer, check
 
 Metric = Literal["euclidean", "cosine"]
 
@@ -140,14 +141,9 @@ def k_nearest_neighbours(
             f"{index.name!r} backend is exact (its recall is 1 by construction). Recall is "
             "measured for the approximate backends: 'faiss-ivf', 'faiss-hnsw'."
         )
-    if recall_sample is None:
-        recall_sample = 1000
-    if (
-        isinstance(recall_sample, bool)
-        or not isinstance(recall_sample, int | np.integer)
-        or (recall_sample < 1)
-    ):
-        raise invalid_parameter("recall_sample", owner, "a positive int", recall_sample)
+    recall_sample = check(
+        1000 if recall_sample is None else recall_sample, Integer(low=1), "recall_sample", owner
+    )
     if not isinstance(backend, KNNIndex) and n_threads is not None:
         index.n_threads = int(n_threads)
     if rows is None:
