@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.errors import invalid_parameter, require
+from reprdynamics.errors import require
+from reprdynamics.validation import Integer, OrNone, Real, check, validate_params
 
 __all__ = [
     "DigitsData",
@@ -92,8 +93,7 @@ def flip_labels(
     >>> int(flipped.sum()), bool(np.all((noisy != np.arange(10)) == flipped))
     (3, True)
     """
-    if not 0.0 <= fraction <= 1.0:
-        raise invalid_parameter("label_noise", "flip_labels", "a float in [0, 1]", fraction)
+    fraction = check(fraction, Real(low=0, high=1, noun="a float"), "label_noise", "flip_labels")
     labels = np.asarray(labels, dtype=np.int64)
     rng = np.random.default_rng(seed)
     n = labels.shape[0]
@@ -212,26 +212,14 @@ def train_epoch(
     )
 
 
-def _check_params(
-    epochs: Any, label_noise: Any, hidden_dim: Any, batch_size: Any, lr: Any, num_threads: Any
-) -> None:
-    def is_int(value: Any) -> bool:
-        return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-    if not is_int(epochs) or epochs < 1:
-        raise invalid_parameter("epochs", "run_demo", "an int >= 1", epochs)
-    if not isinstance(label_noise, int | float) or not 0.0 <= label_noise < 1.0:
-        raise invalid_parameter("label_noise", "run_demo", "a float in [0, 1)", label_noise)
-    if not is_int(hidden_dim) or hidden_dim < 1:
-        raise invalid_parameter("hidden_dim", "run_demo", "an int >= 1", hidden_dim)
-    if not is_int(batch_size) or batch_size < 1:
-        raise invalid_parameter("batch_size", "run_demo", "an int >= 1", batch_size)
-    if not isinstance(lr, int | float) or not lr > 0:
-        raise invalid_parameter("lr", "run_demo", "a float > 0", lr)
-    if num_threads is not None and (not is_int(num_threads) or num_threads < 1):
-        raise invalid_parameter("num_threads", "run_demo", "None or an int >= 1", num_threads)
-
-
+@validate_params(
+    epochs=Integer(low=1),
+    label_noise=Real(low=0, high=1, noun="a float", closed="left"),
+    hidden_dim=Integer(low=1),
+    batch_size=Integer(low=1),
+    lr=Real(low=0, noun="a float", closed="neither"),
+    num_threads=OrNone(Integer(low=1)),
+)
 def run_demo(
     out: str | os.PathLike[str],
     *,
@@ -296,7 +284,6 @@ def run_demo(
     torch = require("torch", "torch", "The demo")
     from reprdynamics.recording import Recorder
 
-    _check_params(epochs, label_noise, hidden_dim, batch_size, lr, num_threads)
     data = load_digits_data()
     labels = data.labels
     flipped = None
