@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import reprdynamics as rd
+from noise_runs import noise_run
 from reprdynamics.errors import DependencyMissingError, InvalidParameterError, UnknownSampleError
 
 pytest.importorskip("anywidget")
@@ -26,15 +27,6 @@ import reprdynamics.widget as rdw
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "notebook.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def _make_run(path: Path, n: int = 12) -> Path:
-    rng = np.random.default_rng(0)
-    with rd.Recorder(path, n_samples=n, labels=np.arange(n) % 3) as rec:
-        for epoch in range(3):
-            rec.store_batch(rng.normal(size=(n, 3)), ids=np.arange(n), epoch=epoch)
-            rec.end_snapshot()
-    return path
 
 
 @pytest.fixture
@@ -47,7 +39,7 @@ def servers() -> Iterator[None]:
 
 @pytest.fixture
 def run_path(tmp_path: Path) -> Path:
-    return _make_run(tmp_path / "run")
+    return noise_run(tmp_path / "run", 12)
 
 
 def _answers(url: str) -> bool:
@@ -170,7 +162,7 @@ def test_one_server_per_run_reused_and_stopped(
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 400
     # Another run gets its own server; a given url only changes what the browser is told.
-    other = rd.widget(_make_run(tmp_path / "other"), url="http://localhost:9999/")
+    other = rd.widget(noise_run(tmp_path / "other", 12), url="http://localhost:9999/")
     assert other.server is not first.server and other.url == "http://localhost:9999"
     assert set(rdw.running_servers()) == {first.server, other.server}
     rdw.stop_servers()

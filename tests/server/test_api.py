@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import reprdynamics as rd
+from noise_runs import noise_run
 from reprdynamics.analysis import api
 from reprdynamics.analysis.dynamics import area_under_margin, prediction_entropy, softmax
 from reprdynamics.analysis.fingerprints import class_transition_matrix
@@ -648,11 +649,7 @@ def test_k_is_bounded_by_the_server_and_the_run_does_not_grow(tmp_path: Path) ->
     """Regression: GETs with k = 1796, 1500, 1200 grew a 1.4 MiB run to 245 MiB."""
     from reprdynamics.server.impl import MAX_K
 
-    n, rng = MAX_K + 50, np.random.default_rng(0)
-    path = tmp_path / "big"
-    with rd.Recorder(path, n_samples=n, labels=np.arange(n) % 3) as rec:
-        for epoch in range(3):
-            rec.store_batch(rng.normal(size=(n, 3)), ids=np.arange(n), epoch=epoch)
+    path = noise_run(tmp_path / "big", MAX_K + 50)
     client = TestClient(create_app(path))
 
     def size() -> int:

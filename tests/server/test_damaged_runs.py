@@ -6,11 +6,11 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import reprdynamics as rd
+from noise_runs import noise_run
 from reprdynamics.cli import main
 from reprdynamics.errors import CorruptRunError
 
@@ -22,14 +22,6 @@ with warnings.catch_warnings():
 from reprdynamics.server.app import create_app
 
 N = 30
-
-
-def make_run(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    with rd.Recorder(path, n_samples=N, labels=np.arange(N) % 3) as rec:
-        for epoch in range(4):
-            rec.store_batch(rng.normal(size=(N, 3)), ids=np.arange(N), epoch=epoch)
-    return path
 
 
 def truncate_array_metadata(run: Path) -> None:
@@ -49,8 +41,8 @@ DAMAGES = {"truncated-array-json": truncate_array_metadata, "n_samples-abc": bad
 
 @pytest.fixture(params=list(DAMAGES))
 def root(request, tmp_path: Path) -> Path:
-    make_run(tmp_path / "good")
-    DAMAGES[request.param](make_run(tmp_path / "bad"))
+    noise_run(tmp_path / "good", N, snapshots=4)
+    DAMAGES[request.param](noise_run(tmp_path / "bad", N, snapshots=4))
     return tmp_path
 
 

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-import reprdynamics as rd
+from noise_runs import noise_run
 from reprdynamics.analysis import api
 from reprdynamics.server.app import create_app
 from reprdynamics.server.arrays import ApiError
@@ -233,13 +232,7 @@ N = 12
 
 @pytest.fixture(scope="module")
 def run_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("jobs") / "exp"
-    rng = np.random.default_rng(0)
-    with rd.Recorder(path, n_samples=N, labels=np.arange(N) % 3) as rec:
-        for epoch in range(3):
-            rec.store_batch(rng.normal(size=(N, 3)), ids=np.arange(N), epoch=epoch)
-            rec.end_snapshot()
-    return path
+    return noise_run(tmp_path_factory.mktemp("jobs") / "exp", N)
 
 
 def test_abandoned_requests_do_not_delay_a_fresh_one(

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reprdynamics as rd
+from noise_runs import noise_run
 from reprdynamics.server import endpoints, handlers, requests
 from reprdynamics.server.app import create_app
 from reprdynamics.server.arrays import (
@@ -53,25 +53,16 @@ SMALL = 12
 JSON = {"Content-Type": "application/json"}
 
 
-def make_run(path: Path, n_samples: int, *, labels: bool = True) -> Path:
-    rng = np.random.default_rng(0)
-    y = np.arange(n_samples) % 3 if labels else None
-    with rd.Recorder(path, n_samples=n_samples, labels=y) as rec:
-        for epoch in range(3):
-            rec.store_batch(rng.normal(size=(n_samples, 3)), ids=np.arange(n_samples), epoch=epoch)
-    return path
-
-
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     """A run of 1797 samples, named ``run``."""
-    return TestClient(create_app(make_run(tmp_path_factory.mktemp("big") / "run", N)))
+    return TestClient(create_app(noise_run(tmp_path_factory.mktemp("big") / "run", N)))
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     """A run of 12 samples and 3 snapshots, named ``run``."""
-    return TestClient(create_app(make_run(tmp_path_factory.mktemp("small") / "run", SMALL)))
+    return TestClient(create_app(noise_run(tmp_path_factory.mktemp("small") / "run", SMALL)))
 
 
 def assert_refused(response: Any, status: int, parameter: str | None) -> dict:
@@ -273,7 +264,7 @@ def test_every_operation_lists_the_statuses_it_can_answer() -> None:
 
 
 def test_measure_answers_its_documented_422(tmp_path: Path) -> None:
-    client = TestClient(create_app(make_run(tmp_path / "run", SMALL, labels=False)))
+    client = TestClient(create_app(noise_run(tmp_path / "run", SMALL, labels=False)))
     response = client.get("/api/runs/run/measure?name=confidence")
     assert_refused(response, 422, "name")
     assert "422" in openapi_schema()["paths"]["/api/runs/{run}/measure"]["get"]["responses"]

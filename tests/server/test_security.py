@@ -6,10 +6,9 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import reprdynamics as rd
+from noise_runs import noise_run
 from reprdynamics.server import app as app_module
 from reprdynamics.server import impl
 from reprdynamics.server.app import binding_warning, create_app, is_loopback, serve
@@ -23,23 +22,15 @@ N = 12
 SECRET = "TOP-SECRET-CONTENT-41"
 
 
-def make_run(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    with rd.Recorder(path, n_samples=N, labels=np.arange(N) % 3) as rec:
-        for epoch in range(3):
-            rec.store_batch(rng.normal(size=(N, 3)), ids=np.arange(N), epoch=epoch)
-    return path
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, Path]:
     """A root with one run, a secret file beside the root, and a symlink leading out."""
     base = tmp_path_factory.mktemp("security")
     (base / "secret.txt").write_text(SECRET)
-    outside = make_run(base / "outside_run")
+    outside = noise_run(base / "outside_run", N)
     root = base / "root"
     root.mkdir()
-    make_run(root / "inside")
+    noise_run(root / "inside", N)
     (root / "escape").symlink_to(outside, target_is_directory=True)
     (root / "secret_link.txt").symlink_to(base / "secret.txt")
     return TestClient(create_app(root)), base
@@ -181,7 +172,7 @@ def test_nosniff_header(served) -> None:
 
 
 def test_allowed_hosts(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     app = create_app(run, allowed_hosts=["127.0.0.1", "localhost"])
     assert TestClient(app, base_url="http://127.0.0.1:5000").get("/api/runs").status_code == 200
     assert TestClient(app, base_url="http://evil.example").get("/api/runs").status_code == 400
@@ -218,7 +209,7 @@ def _capture_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict:
 def test_serve_binds_loopback_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     seen = _capture_uvicorn(monkeypatch)
     serve(run, port=5077)
     assert seen["host"] == "127.0.0.1" and seen["port"] == 5077
@@ -230,7 +221,7 @@ def test_serve_binds_loopback_by_default(
 
 
 def test_serve_warns_when_exposed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     seen = _capture_uvicorn(monkeypatch)
     serve(run, host="0.0.0.0", port=5078)
     assert seen["host"] == "0.0.0.0"
@@ -239,7 +230,7 @@ def test_serve_warns_when_exposed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_serve_opens_a_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     _capture_uvicorn(monkeypatch)
     opened: list[str] = []
 
@@ -269,7 +260,7 @@ def test_every_loopback_bind_refuses_rebinding_host_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: str
 ) -> None:
     """Regression: binds to ::1 or 127.0.0.2 answered ``Host: evil.example`` with 200."""
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     seen = _capture_uvicorn(monkeypatch)
     serve(run, host=bound, port=5079)
     app = seen["app"]
@@ -284,7 +275,7 @@ def test_every_loopback_bind_refuses_rebinding_host_names(
 
 
 def test_exposed_binds_answer_any_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     seen = _capture_uvicorn(monkeypatch)
     serve(run, host="0.0.0.0", port=5080)
     assert TestClient(seen["app"], base_url="http://my-box.lan").get("/api/runs").status_code == 200
@@ -308,7 +299,7 @@ def test_posts_other_pages_can_send_are_refused_and_compute_nothing(
     tmp_path: Path, headers: dict, status: int, parameter: str
 ) -> None:
     """Regression: a cross-site text/plain POST started computations and cache writes."""
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     cache = tmp_path / "run" / "cache"
     before = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
     client = TestClient(create_app(run))
@@ -321,7 +312,7 @@ def test_posts_other_pages_can_send_are_refused_and_compute_nothing(
 
 @pytest.mark.parametrize("origin", [None, "http://testserver"])
 def test_same_origin_json_posts_are_answered(tmp_path: Path, origin: str | None) -> None:
-    run = make_run(tmp_path / "run")
+    run = noise_run(tmp_path / "run", N)
     client = TestClient(create_app(run))
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if origin is not None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import reprdynamics as rd
 import reprdynamics.storage.cache_bound as cache_bound
+from noise_runs import noise_run
 from reprdynamics.errors import InvalidParameterError
 from reprdynamics.storage import create_run, open_run
 
@@ -159,11 +159,8 @@ def test_many_k_through_the_server_keep_the_run_small(tmp_path: Path, monkeypatc
     from reprdynamics.analysis import api
     from reprdynamics.server.app import create_app
 
-    n, rng = 300, np.random.default_rng(0)
-    path = tmp_path / "run"
-    with rd.Recorder(path, n_samples=n, labels=np.arange(n) % 3) as rec:
-        for epoch in range(4):
-            rec.store_batch(rng.normal(size=(n, 3)), ids=np.arange(n), epoch=epoch)
+    n = 300
+    path = noise_run(tmp_path / "run", n, snapshots=4)
     stack = 4 * n * 30 * 8  # a stack at k = 30: int32 indices and float32 distances
     monkeypatch.setenv(cache_bound.CACHE_LIMIT_ENV, str(3 * stack))
     client = TestClient(create_app(path))
