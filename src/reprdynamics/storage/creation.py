@@ -24,6 +24,7 @@ from zarr.errors import ContainsArrayError, ContainsGroupError
 
 from reprdynamics.errors import RunExistsError, invalid_parameter, parse_int
 from reprdynamics.storage.remote import check_bucket, parse_storage_options
+from reprdynamics.validation import Integer, Options, check
 
 __all__ = ["create_run"]
 from reprdynamics.storage.half_made import _half_made
@@ -95,11 +96,8 @@ def create_run(
         The object store cannot be reached (:class:`StorageUnreachableError`) or refuses
         access (:class:`StorageAccessError`).
     """
-    if not isinstance(n_samples, int | np.integer) or isinstance(n_samples, bool) or n_samples < 1:
-        raise invalid_parameter("n_samples", "create_run", "an int >= 1", n_samples)
-    n_samples = int(n_samples)
-    if kind not in KINDS:
-        raise invalid_parameter("kind", "create_run", f"one of {KINDS}", kind)
+    n_samples = check(n_samples, Integer(low=1), "n_samples", "create_run")
+    kind = check(kind, Options(KINDS), "kind", "create_run")
     location = _location(path_or_url)
     storage_options = parse_storage_options(storage_options, "create_run")
     store_options = _opts(location, storage_options)
