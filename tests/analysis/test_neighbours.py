@@ -50,6 +50,15 @@ def naive_knn(X: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndar
     return idx, out
 
 
+def assert_matches_naive(
+    res: NeighbourResult, X: np.ndarray, k: int, metric: str = "euclidean", **tolerance: float
+) -> None:
+    """The ids of ``res`` are those of :func:`naive_knn`; its distances within ``tolerance``."""
+    idx, dist = naive_knn(X, k, metric)
+    np.testing.assert_array_equal(res.indices, idx)
+    np.testing.assert_allclose(res.distances, dist, **tolerance)
+
+
 def naive_query(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     d2 = ((queries[:, None, :] - data[None, :, :]) ** 2).sum(axis=-1)
     ids = np.arange(data.shape[0])
@@ -74,9 +83,7 @@ def test_exact_matches_bruteforce_on_tied_integer_data(n, d, k_frac, block, seed
     X = rng.integers(-2, 3, size=(n, d)).astype(np.float64)
     k = 1 + int(k_frac * (n - 2))
     res = k_nearest_neighbours(X, k, backend=ExactKNNIndex(block_bytes=block))
-    idx, dist = naive_knn(X, k)
-    np.testing.assert_array_equal(res.indices, idx)
-    np.testing.assert_allclose(res.distances, dist, rtol=1e-12, atol=0)
+    assert_matches_naive(res, X, k, rtol=1e-12, atol=0)
 
 
 def test_duplicate_rows_are_ordered_by_id():
@@ -102,9 +109,7 @@ def test_continuous_data_matches_reference(metric, dtype):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(150, 7)).astype(dtype)
     res = k_nearest_neighbours(X, 9, metric=metric)
-    idx, dist = naive_knn(X, 9, metric)
-    np.testing.assert_array_equal(res.indices, idx)
-    np.testing.assert_allclose(res.distances, dist, rtol=1e-9, atol=1e-12)
+    assert_matches_naive(res, X, 9, metric, rtol=1e-9, atol=1e-12)
     assert res.indices.dtype == np.int64 and res.distances.dtype == np.float64
     assert res.metric == metric and res.exact and res.recall is None
 
@@ -114,9 +119,7 @@ def test_far_from_origin_and_close_together():
     rng = np.random.default_rng(5)
     X = 1e6 + rng.normal(scale=1e-3, size=(200, 5))
     res = k_nearest_neighbours(X, 5)
-    idx, dist = naive_knn(X, 5)
-    np.testing.assert_array_equal(res.indices, idx)
-    np.testing.assert_allclose(res.distances, dist, rtol=1e-6)
+    assert_matches_naive(res, X, 5, rtol=1e-6)
 
 
 def test_mixed_scales_and_float64_compute():
@@ -398,9 +401,7 @@ def test_kdtree_backend_equals_bruteforce_with_ties(n, d, k, extra, seed):
     k = min(k, n - 1)
     index = KDTreeKNNIndex(extra_candidates=extra)
     res = k_nearest_neighbours(X, k, backend=index)
-    ref_idx, ref_dist = naive_knn(X, k)
-    np.testing.assert_array_equal(res.indices, ref_idx)
-    np.testing.assert_allclose(res.distances, ref_dist, atol=1e-12)
+    assert_matches_naive(res, X, k, atol=1e-12)
     assert res.exact and res.backend == "kdtree"
 
 
