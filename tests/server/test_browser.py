@@ -230,6 +230,14 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
     sel = ",".join(str(i * 5) for i in range(300))
     kinds = browse.state("s.info.fingerprint_kinds")
     assert "neighbour-transition" in kinds and "class-transition" in kinds
+
+    def heatmap_shows(**params: Any) -> dict[str, Any]:
+        """Once the page is idle, the heat map draws the selection's fingerprint of ``params``."""
+        browse.idle()
+        fp = sample_server.get("/api/runs/sample_run/fingerprint", samples=sel, **params)
+        assert_heatmap_shows(browse, fp, rtol=1e-5, atol=1e-6)
+        return fp
+
     for kind in kinds:
         page.select_option("#fp-kind", kind)
         browse.idle()
@@ -254,29 +262,14 @@ def test_switch_fingerprint_kind(browse: Browse, sample_server: Server) -> None:
     page.select_option("#fp-layer", "penultimate")
     page.fill("#fp-k", "5")
     page.dispatch_event("#fp-k", "change")
-    browse.idle()
-    fp = sample_server.get(
-        "/api/runs/sample_run/fingerprint",
-        kind="neighbour-state",
-        k=5,
-        layer="penultimate",
-        samples=sel,
-    )
-    assert_heatmap_shows(browse, fp, rtol=1e-5, atol=1e-6)
+    heatmap_shows(kind="neighbour-state", k=5, layer="penultimate")
     assert "kind=neighbour-state" in page.url and "layer=penultimate" in page.url
     # Approximate neighbours: the request says so and the view shows the measured recall.
     page.select_option("#fp-kind", "neighbour-transition")
     page.select_option("#fp-neighbours", "approximate")
-    browse.idle()
-    fp = sample_server.get(
-        "/api/runs/sample_run/fingerprint",
-        kind="neighbour-transition",
-        k=5,
-        layer="penultimate",
-        samples=sel,
-        neighbours="approximate",
+    fp = heatmap_shows(
+        kind="neighbour-transition", k=5, layer="penultimate", neighbours="approximate"
     )
-    assert_heatmap_shows(browse, fp, rtol=1e-5, atol=1e-6)
     note = page.locator("#heatmap .status").inner_text()
     assert f"recall {fp['params']['recall']:.3f}" in note
 
