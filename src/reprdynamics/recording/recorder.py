@@ -36,6 +36,7 @@ from reprdynamics.recording.ranks import join_run, wait_for_commit
 from reprdynamics.recording.schedule import _parse_whole, snapshot_step_size
 from reprdynamics.recording.writer import _SnapshotWriting
 from reprdynamics.storage.run import KINDS, Run, create_run, open_run
+from reprdynamics.validation import Options, Real, check
 
 __all__ = ["IncompleteSnapshotWarning", "Recorder", "snapshot_step_size"]
 
@@ -158,14 +159,13 @@ class Recorder(_BatchCopying, _SnapshotWriting):
     ) -> None:
         world_size = parse_int(world_size, "world_size", "Recorder", low=1)
         rank = parse_int(rank, "rank", "Recorder", low=0, high=world_size - 1)
-        if not isinstance(rank_timeout, int | float) or not rank_timeout > 0:
-            raise invalid_parameter("rank_timeout", "Recorder", "seconds > 0", rank_timeout)
-        self.rank, self.world_size, self.rank_timeout = rank, world_size, float(rank_timeout)
+        seconds = Real(low=0, noun="seconds", finite=False, closed="neither")
+        rank_timeout = check(rank_timeout, seconds, "rank_timeout", "Recorder")
+        self.rank, self.world_size, self.rank_timeout = rank, world_size, rank_timeout
         self._parts_written: int | None = None  # the last snapshot this rank wrote a part of
         self._session: str | None = None  # rank 0's token of this multi-process recording
         self._rank_label = f" (rank {rank})" if world_size > 1 else ""
-        if kind not in KINDS:
-            raise invalid_parameter("kind", "Recorder", f"one of {KINDS}", kind)
+        kind = check(kind, Options(KINDS), "kind", "Recorder")
         if np.dtype(dtype) not in (np.dtype("float32"), np.dtype("float16")):
             raise invalid_parameter("dtype", "Recorder", "'float32' or 'float16'", dtype)
         if every_n_epochs is not None and (num_epochs is not None or num_snapshots is not None):
