@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from reprdynamics.server.api_errors import ApiError, bad_parameter
 from reprdynamics.server.id_lists import parse_selection
-from reprdynamics.validation import Integer
+from reprdynamics.validation import Integer, Real
 
 
 # --------------------------------------------------------------------------- parameters
@@ -80,9 +79,7 @@ class Params:
                 value = int(text)  # ValueError too beyond 4300 digits
             except ValueError:
                 raise bad_parameter(name, expected, value) from None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad_parameter(name, expected, value)
-        if (low is not None and value < low) or (high is not None and value > high):
+        if not isinstance(value, int) or not Integer(low, high).accepts(value):
             raise bad_parameter(name, expected, value)
         return value
 
@@ -98,12 +95,8 @@ class Params:
         value = self._values.get(name)
         if value is None:
             return default
-        lo = "(" if low_open else "["
-        expected = self._typed(
-            name,
-            f"a number in {lo}{low if low is not None else '-inf'}, "
-            f"{high if high is not None else 'inf'}]",
-        )
+        constraint = Real(low, high, closed="right" if low_open else "both")
+        expected = self._typed(name, constraint.describe())
         if isinstance(value, bool) or not (
             self._text_value(name, value) or isinstance(value, int | float)
         ):
@@ -112,11 +105,7 @@ class Params:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
             raise bad_parameter(name, expected, value) from None
-        if not math.isfinite(number):
-            raise bad_parameter(name, expected, value)
-        if low is not None and (number < low or (low_open and number == low)):
-            raise bad_parameter(name, expected, value)
-        if high is not None and number > high:
+        if not constraint.accepts(number):
             raise bad_parameter(name, expected, value)
         return number
 
