@@ -108,23 +108,17 @@ def test_two_gloo_processes_record_what_one_process_records(tmp_path):
 
 
 # ---------------------------------------------------------------------------- Lightning
-pl = pytest.importorskip("lightning.pytorch")
+pytest.importorskip("lightning.pytorch")
+from lightning_models import NetModule, quiet_trainer  # noqa: E402
 
 
-class Module(pl.LightningModule):
+class Module(NetModule):
     def __init__(self) -> None:
-        super().__init__()
-        self.net = make_model()
-
-    def forward(self, x):
-        return self.net(x)
+        super().__init__(make_model())
 
     def training_step(self, batch, batch_idx):
         x, y, _ = batch
         return nn.functional.cross_entropy(self(x), y)
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.05)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -142,17 +136,7 @@ def test_lightning_ddp_spawn_records_every_sample_once(tmp_path):
         record_output=False,
         labels=y,
     )
-    trainer = pl.Trainer(
-        strategy="ddp_spawn",
-        accelerator="cpu",
-        devices=2,
-        max_epochs=2,
-        callbacks=[callback],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(callback, strategy="ddp_spawn", devices=2, max_epochs=2)
     trainer.fit(Module(), loader)
     run = rd.open_run(tmp_path / "run")
     assert run.n_snapshots == 2 and run.epochs == [0, 1]

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 nn = torch.nn
 
-import lightning.pytorch as pl  # noqa: E402
+from lightning_models import NetModule, quiet_trainer  # noqa: E402
 
 import reprdynamics as rd  # noqa: E402
 from reprdynamics.errors import LayerNotFoundError, RecordingError  # noqa: E402
@@ -38,13 +38,9 @@ class Net(nn.Module):
         return self.fc2(self.drop(torch.relu(self.fc1(h))))
 
 
-class Module(pl.LightningModule):
+class Module(NetModule):
     def __init__(self) -> None:
-        super().__init__()
-        self.net = Net()
-
-    def forward(self, x):
-        return self.net(x)
+        super().__init__(Net())
 
     def _batch(self, batch):
         if isinstance(batch, dict):
@@ -60,9 +56,6 @@ class Module(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, y = self._batch(batch)
         self.log("val_acc", (self(x).argmax(1) == y).float().mean())
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.05)
 
 
 class DictDataset(torch.utils.data.Dataset):
@@ -85,17 +78,7 @@ def data():
 
 
 def _trainer(cb, epochs=2):
-    return pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        callbacks=[cb],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    return quiet_trainer(cb, max_epochs=epochs, devices=1, num_sanity_val_steps=0)
 
 
 def _fit(trainer, module, *loaders):
