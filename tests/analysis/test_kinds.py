@@ -67,8 +67,23 @@ def test_runs_of_features_have_no_prediction_kinds(tmp_path):
     features = make_run(tmp_path / "f", kind="features")
     applicable = [spec.name for spec in kinds.applicable_kinds(features)]
     assert applicable == [s.name for s in KINDS.values() if s.needs != "predictions"]
-    with pytest.raises(InvalidParameterError, match="records features"):
+    with pytest.raises(InvalidParameterError, match="records features") as refused:
         rd.fingerprint(features, "disagreement")
+    assert refused.value.parameter == "kind"
+    assert ", ".join(applicable) in str(refused.value)
+
+
+def test_the_server_refuses_a_prediction_kind_of_features_with_the_api_s_words(tmp_path):
+    features = make_run(tmp_path / "f", kind="features")
+    client = TestClient(create_app(features.location))
+    name = client.get("/api/runs").json()["runs"][0]["name"]
+    answer = client.get(f"/api/runs/{name}/fingerprint?kind=class-transition")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["parameter"] == "kind"
+    with pytest.raises(InvalidParameterError) as refused:
+        rd.fingerprint(features, "class-transition")
+    assert body["error"] == str(refused.value)
 
 
 def test_the_overview_the_openapi_enum_and_the_cli_choices_come_from_the_table(run):

@@ -128,6 +128,18 @@ class FingerprintKind:
         """Whether the run can have this fingerprint (runs of features have no predictions)."""
         return not (self.needs == "predictions" and run.kind == "features")
 
+    def require_applicable(self, run: Run) -> None:
+        """Refuse ``run`` when it cannot have this fingerprint (the error names ``kind``
+        and the kinds the run can have)."""
+        if not self.applies_to(run):
+            others = ", ".join(spec.name for spec in applicable_kinds(run))
+            raise InvalidParameterError(
+                f"The {self.name!r} fingerprint compares predictions, but the run records "
+                f"features (kind='features'), which have no predictions; its fingerprints are "
+                f"{others}.",
+                parameter="kind",
+            )
+
     def describe(self) -> dict[str, Any]:
         """The spec as JSON (what the dashboard's run overview sends)."""
         return {

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from reprdynamics.analysis.kinds import KINDS, FingerprintInputs, get_kind, require_predictions
+from reprdynamics.analysis.kinds import KINDS, FingerprintInputs, get_kind
 from reprdynamics.analysis.phases import PhaseChanges, phase_changes
 from reprdynamics.analysis.reads import Progress
 from reprdynamics.analysis.recurrence import RQAResult
@@ -145,8 +145,8 @@ def fingerprint(
     name = spec.name
     run = as_run(run)
     ids = parse_samples(run, samples, owner)
+    spec.require_applicable(run)
     if spec.needs == "predictions":
-        require_predictions(run, f"The {name!r} fingerprint")
         layer_used = run.output_layer
     else:
         layer_used = parse_layer(run, layer, owner)

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from reprdynamics.analysis import api
-from reprdynamics.analysis.kinds import KINDS, applicable_kinds, get_kind
+from reprdynamics.analysis.kinds import KINDS, get_kind
 from reprdynamics.analysis.reads import Progress
 from reprdynamics.analysis.summary import fingerprint_recurrence
 from reprdynamics.server.arrays import (
@@ -23,14 +23,7 @@ from reprdynamics.storage.run import Run
 
 def _fingerprint_spec(run: Run, params: Params) -> dict[str, Any]:
     kind = get_kind(params.choice("kind", tuple(KINDS), "neighbour-transition"))
-    if not kind.applies_to(run):
-        others = ", ".join(k.name for k in applicable_kinds(run))
-        raise bad_parameter(
-            "kind",
-            f"a fingerprint of representations ({others}); this run records features, "
-            f"which have no predictions",
-            kind.name,
-        )
+    kind.require_applicable(run)
     ids = params.selection("samples", run.n_samples)
     n = selection_size(run, ids)
     if n < 2:
