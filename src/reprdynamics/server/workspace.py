@@ -68,7 +68,8 @@ class Workspace:
         text = None if target is None else os.fspath(target)
         if storage_options and not (text is not None and is_url(text)):
             raise InvalidParameterError(
-                "storage_options are only used with a run's URL (s3://..., gs://...)."
+                "storage_options are only used with a run's URL (s3://..., gs://...).",
+                parameter="storage_options",
             )
         self._single: tuple[str, str] | None = None
         self.legacy_source: str | None = None

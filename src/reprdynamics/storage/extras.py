@@ -33,7 +33,8 @@ class _Extras:
         values = np.asarray(values)
         if values.ndim < 1 or values.shape[0] != self.n_samples:
             raise InvalidParameterError(
-                f"Extra {name!r} must have {self.n_samples} rows; got shape {values.shape}."
+                f"Extra {name!r} must have {self.n_samples} rows; got shape {values.shape}.",
+                parameter="values",
             )
         extras = self._group.require_group("extras")
         if name in extras:

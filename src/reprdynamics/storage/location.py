@@ -28,7 +28,8 @@ def _opts(location: str, storage_options: Mapping[str, Any] | None) -> dict[str,
     if not _is_url(location):
         if storage_options:
             raise InvalidParameterError(
-                "storage_options are only used with URLs (s3://..., gs://...)."
+                "storage_options are only used with URLs (s3://..., gs://...).",
+                parameter="storage_options",
             )
         return None
     return zarr_storage_options(location, storage_options) or None

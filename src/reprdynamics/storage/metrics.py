@@ -26,7 +26,8 @@ def _json_number(value: Any) -> Any:
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     raise InvalidParameterError(
-        f"Metric values must be numbers or strings. Got {type(value).__name__} instead."
+        f"Metric values must be numbers or strings. Got {type(value).__name__} instead.",
+        parameter="metrics",
     )
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprdynamics.errors import InvalidParameterError, parse_int, require
 from reprdynamics.storage import Run, open_run
+from reprdynamics.validation import Options, OrNone, check
 from reprdynamics.widget.server import (
     DashboardServer,
     _check_port,
@@ -103,11 +104,7 @@ def widget(
         run = open_run(run)
     if height is not None:
         height = parse_int(height, "height", "widget", low=120, high=6000)
-    if theme is not None and theme not in _THEMES:
-        raise InvalidParameterError(
-            f"The 'theme' parameter of widget must be one of {list(_THEMES)} or None. "
-            f"Got {theme!r} instead."
-        )
+    theme = check(theme, OrNone(Options(_THEMES)), "theme", "widget")
     port = _check_port(port)
     address = _check_url(url)
     server = dashboard_server(run, port=port)

@@ -173,6 +173,7 @@ def _check_url(url: Any) -> str | None:
         raise InvalidParameterError(
             "The 'url' parameter of widget must be the address the browser reaches the "
             "dashboard server at, starting with http:// or https:// (e.g. "
-            f"'http://localhost:8765'). Got {url!r} instead."
+            f"'http://localhost:8765'). Got {url!r} instead.",
+            parameter="url",
         )
     return str(url).rstrip("/")
