@@ -111,12 +111,18 @@ def parse_k(k: Any, n: int, owner: str) -> int:
     return parse_int(k, "k", owner, low=1, high=n - 1)
 
 
-def complete_snapshots(run: Run, owner: str, minimum: int = 2) -> np.ndarray:
+def complete_snapshots(
+    run: Run, owner: str, minimum: int = 2, *, called: str | None = None
+) -> np.ndarray:
+    """The run's complete snapshots, or :class:`NotEnoughSnapshotsError` when there are
+    fewer than ``minimum``. The message names the run by its location, or as ``called``
+    (the dashboard's name of it)."""
     snaps = run.complete_snapshots
     if snaps.size < minimum:
+        where = f"the run {called!r}" if called is not None else f"the run at {run.location!r}"
         raise NotEnoughSnapshotsError(
-            f"{owner} needs at least {minimum} complete snapshots; the run at "
-            f"{run.location!r} has {snaps.size} (of {run.n_snapshots} written)."
+            f"{owner} needs at least {minimum} complete snapshot{'s' if minimum > 1 else ''}; "
+            f"{where} has {snaps.size} (of {run.n_snapshots} written)."
         )
     return snaps
 

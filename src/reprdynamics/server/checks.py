@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reprdynamics.analysis.run_inputs import complete_snapshots
 from reprdynamics.server.arrays import (
     ApiError,
     Params,
@@ -14,14 +15,8 @@ from reprdynamics.storage.run import Run
 
 
 def check_complete(run: Run, minimum: int, what: str) -> np.ndarray:
-    snaps = run.complete_snapshots
-    if snaps.size < minimum:
-        raise ApiError(
-            422,
-            f"{what} needs at least {minimum} complete snapshot{'s' if minimum > 1 else ''}; "
-            f"the run {run.name!r} has {snaps.size} (of {run.n_snapshots} written).",
-        )
-    return snaps
+    """The analyses' own check (a 422 when it fails), naming the run as the dashboard does."""
+    return complete_snapshots(run, what, minimum, called=run.name)
 
 
 def layer_param(run: Run, params: Params, name: str = "layer") -> str:
