@@ -9,7 +9,7 @@ import pytest
 
 import reprdynamics as rd
 from reprdynamics.analysis import api
-from reprdynamics.analysis.dynamics import sample_dynamics as pure_sample_dynamics
+from reprdynamics.analysis.dynamics import dynamics_from_outputs
 from reprdynamics.analysis.fingerprints import (
     class_transition_fingerprint,
     neighbour_state_fingerprint,
@@ -161,7 +161,7 @@ def test_sample_dynamics_streams_the_same_table_as_the_pure_function(run_path):
     path, labels, logits, hidden = run_path
     table = rd.sample_dynamics(path, neighbour_k=5)
     nk = _neighbour_stack(logits, 5)
-    pure = pure_sample_dynamics(logits, labels, overlaps=neighbour_transition_overlaps(nk))
+    pure = dynamics_from_outputs(logits, labels, overlaps=neighbour_transition_overlaps(nk))
     for name in (
         "confidence",
         "variability",

@@ -18,13 +18,13 @@ from reprdynamics.analysis.dynamics import (
     SampleDynamics,
     area_under_margin,
     cartography,
+    dynamics_from_outputs,
     first_learned,
     forgetting_events,
     mislabel_ranking,
     mislabel_scores,
     neighbour_stability,
     prediction_entropy,
-    sample_dynamics,
     softmax,
 )
 from reprdynamics.errors import (
@@ -103,7 +103,7 @@ def test_hand_aum() -> None:
 
 
 def test_hand_table() -> None:
-    table = sample_dynamics(HAND_LOGITS, HAND_LABELS, overlaps=np.full((3, 5), 0.5))
+    table = dynamics_from_outputs(HAND_LOGITS, HAND_LABELS, overlaps=np.full((3, 5), 0.5))
     assert table.n_snapshots == 4
     assert table.n_samples == 5
     assert table.prediction.tolist() == [1, 1, 2, 1, 0]
@@ -237,7 +237,7 @@ def test_matches_naive_reference(seed: int) -> None:
     # Coarse logits make argmax ties and repeated predictions likely.
     if seed == 2:
         logits = np.round(logits)
-    table = sample_dynamics(logits, labels)
+    table = dynamics_from_outputs(logits, labels)
     _assert_matches_naive(table, logits, labels)
     # The single-measure functions give the table's numbers.
     np.testing.assert_allclose(prediction_entropy(logits), table.entropy, rtol=1e-6, atol=1e-6)
@@ -260,7 +260,7 @@ def test_matches_naive_reference_hypothesis(data: st.DataObject) -> None:
         | hnp.arrays(np.float64, (t, n, c), elements=st.floats(-30, 30))
     )
     labels = data.draw(hnp.arrays(np.int64, (n,), elements=st.integers(-1, c - 1)))
-    table = sample_dynamics(logits, labels)
+    table = dynamics_from_outputs(logits, labels)
     _assert_matches_naive(table, logits, labels)
     streamed = DynamicsAccumulator(labels, c)
     for snapshot in logits:
@@ -303,7 +303,7 @@ def test_accumulator_equals_all_at_once(kind: str, with_labels: bool) -> None:
     logits, labels = _random_run(3, t=7, n=50, c=5)
     outputs = logits if kind == "logits" else softmax(logits)
     overlaps = np.random.default_rng(4).random((6, 50))
-    expected = sample_dynamics(
+    expected = dynamics_from_outputs(
         outputs, labels if with_labels else None, kind=kind, overlaps=overlaps
     )
     acc = DynamicsAccumulator(labels if with_labels else None, 5, kind=kind)
@@ -321,7 +321,9 @@ def test_accumulator_kind_on_update_and_add_overlap() -> None:
         acc.add_overlap(overlap)
     for snapshot in softmax(logits):
         acc.update(snapshot, kind="probabilities")
-    expected = sample_dynamics(softmax(logits), labels, kind="probabilities", overlaps=overlaps)
+    expected = dynamics_from_outputs(
+        softmax(logits), labels, kind="probabilities", overlaps=overlaps
+    )
     _assert_tables_equal(acc.result(), expected)
 
 
@@ -330,10 +332,10 @@ def test_accumulator_result_midway_and_continue() -> None:
     acc = DynamicsAccumulator(labels, 3)
     for snapshot in logits[:2]:
         acc.update(snapshot)
-    _assert_tables_equal(acc.result(), sample_dynamics(logits[:2], labels))
+    _assert_tables_equal(acc.result(), dynamics_from_outputs(logits[:2], labels))
     for snapshot in logits[2:]:
         acc.update(snapshot)
-    _assert_tables_equal(acc.result(), sample_dynamics(logits, labels))
+    _assert_tables_equal(acc.result(), dynamics_from_outputs(logits, labels))
 
 
 def test_accumulator_features_kind() -> None:
@@ -345,9 +347,9 @@ def test_accumulator_features_kind() -> None:
     table = acc.result()
     assert table.columns() == ["label", "neighbour_stability"]
     np.testing.assert_allclose(table.neighbour_stability, [0.5, 0.5])
-    expected = sample_dynamics(None, [0, -1], kind="features", overlaps=overlaps)
+    expected = dynamics_from_outputs(None, [0, -1], kind="features", overlaps=overlaps)
     _assert_tables_equal(table, expected)
-    bare = sample_dynamics(np.zeros((3, 2, 7)), kind="features")
+    bare = dynamics_from_outputs(np.zeros((3, 2, 7)), kind="features")
     assert (bare.n_snapshots, bare.n_samples, bare.columns()) == (3, 2, [])
 
 
@@ -396,7 +398,7 @@ def test_accumulator_errors() -> None:
 )
 def test_ranges(logits: np.ndarray, seed: int) -> None:
     labels = np.random.default_rng(seed).integers(0, logits.shape[2], size=logits.shape[1])
-    table = sample_dynamics(logits, labels)
+    table = dynamics_from_outputs(logits, labels)
     assert (table.entropy >= 0).all()
     assert (table.entropy <= np.float32(math.log(logits.shape[2]))).all()
     for name in ("confidence", "variability", "correctness"):
@@ -422,8 +424,8 @@ def test_permutation_invariance() -> None:
     logits, labels = _random_run(11, t=5, n=30, c=4)
     overlaps = np.random.default_rng(12).random((4, 30))
     perm = np.random.default_rng(13).permutation(30)
-    table = sample_dynamics(logits, labels, overlaps=overlaps)
-    permuted = sample_dynamics(logits[:, perm], labels[perm], overlaps=overlaps[:, perm])
+    table = dynamics_from_outputs(logits, labels, overlaps=overlaps)
+    permuted = dynamics_from_outputs(logits[:, perm], labels[perm], overlaps=overlaps[:, perm])
     for name, values in table.to_dict().items():
         np.testing.assert_array_equal(permuted.column(name), values[perm], err_msg=name)
 
@@ -431,7 +433,7 @@ def test_permutation_invariance() -> None:
 def test_shift_invariance_of_logits() -> None:
     logits, labels = _random_run(14, t=3, n=10, c=3)
     shifted = logits + np.random.default_rng(15).normal(scale=100, size=(3, 10, 1))
-    a, b = sample_dynamics(logits, labels), sample_dynamics(shifted, labels)
+    a, b = dynamics_from_outputs(logits, labels), dynamics_from_outputs(shifted, labels)
     np.testing.assert_allclose(b.confidence, a.confidence, atol=1e-9)
     np.testing.assert_allclose(b.aum, a.aum, atol=1e-9)
     np.testing.assert_allclose(b.entropy, a.entropy, atol=1e-5)
@@ -449,7 +451,7 @@ def test_aum_sign() -> None:
 
 def test_extreme_logits_are_stable() -> None:
     logits = np.array([[[1e300, -1e300, 0.0], [0.0, 0.0, 0.0]]])
-    table = sample_dynamics(logits, [0, 2])
+    table = dynamics_from_outputs(logits, [0, 2])
     assert np.isfinite(table.entropy).all()
     assert table.entropy[0, 0] == 0.0
     assert table.confidence[0] == 1.0
@@ -490,7 +492,7 @@ def test_labels_required(function, name: str) -> None:
 
 
 def test_table_without_labels() -> None:
-    table = sample_dynamics(HAND_LOGITS)
+    table = dynamics_from_outputs(HAND_LOGITS)
     assert table.columns() == ["prediction", "entropy_first", "entropy_last", "entropy_mean"]
     assert table.aum is None
     assert not table.known_label.any()
@@ -505,7 +507,7 @@ def test_table_without_labels() -> None:
 
 
 def test_all_labels_unknown_gives_nan() -> None:
-    table = sample_dynamics(HAND_LOGITS, np.full(5, -1))
+    table = dynamics_from_outputs(HAND_LOGITS, np.full(5, -1))
     assert np.isnan(table.confidence).all()
     assert np.isnan(table.aum).all()
     assert table.forgetting_events.tolist() == [0] * 5
@@ -534,7 +536,7 @@ def test_output_errors() -> None:
     bad = HAND_LOGITS.copy()
     bad[1, 2, 0] = np.nan
     with pytest.raises(InvalidParameterError, match="Got an array with 1 NaN or infinite"):
-        sample_dynamics(bad, HAND_LABELS)
+        dynamics_from_outputs(bad, HAND_LABELS)
     bad[1, 2, 0] = np.inf
     with pytest.raises(InvalidParameterError, match="'outputs' parameter of cartography"):
         cartography(bad, HAND_LABELS)
@@ -559,7 +561,7 @@ def test_output_errors() -> None:
     with pytest.raises(InvalidParameterError, match="'overlaps'"):
         neighbour_stability([[np.nan, 0.0]])
     with pytest.raises(InvalidParameterError, match=r"\(T-1, N\) = \(3, 5\)"):
-        sample_dynamics(HAND_LOGITS, HAND_LABELS, overlaps=np.zeros((4, 5)))
+        dynamics_from_outputs(HAND_LOGITS, HAND_LABELS, overlaps=np.zeros((4, 5)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,7 +580,7 @@ def _read_csv(text: str) -> list[dict[str, str]]:
 
 
 def test_csv_round_trip() -> None:
-    table = sample_dynamics(HAND_LOGITS, HAND_LABELS, overlaps=np.full((3, 5), 0.25))
+    table = dynamics_from_outputs(HAND_LOGITS, HAND_LABELS, overlaps=np.full((3, 5), 0.25))
     buffer = io.StringIO()
     table.to_csv(buffer, ids=[10, 11, 12, 13, 14])
     text = buffer.getvalue()
@@ -606,7 +608,7 @@ def test_csv_round_trip() -> None:
 
 
 def test_csv_to_path_and_default_ids(tmp_path) -> None:
-    table = sample_dynamics(HAND_LOGITS)
+    table = dynamics_from_outputs(HAND_LOGITS)
     path = tmp_path / "dynamics.csv"
     table.to_csv(path)
     rows = _read_csv(path.read_text(encoding="utf-8"))
@@ -617,14 +619,14 @@ def test_csv_to_path_and_default_ids(tmp_path) -> None:
 
 
 def test_string_ids_are_quoted() -> None:
-    table = sample_dynamics(HAND_LOGITS[:, :2], HAND_LABELS[:2])
+    table = dynamics_from_outputs(HAND_LOGITS[:, :2], HAND_LABELS[:2])
     buffer = io.StringIO()
     table.to_csv(buffer, ids=["a,b", "c"])
     assert [r["id"] for r in _read_csv(buffer.getvalue())] == ["a,b", "c"]
 
 
 def test_to_dict_columns() -> None:
-    table = sample_dynamics(HAND_LOGITS, HAND_LABELS)
+    table = dynamics_from_outputs(HAND_LOGITS, HAND_LABELS)
     data = table.to_dict()
     assert (
         list(data) == table.columns() == [c for c in FULL_HEADER[1:] if c != "neighbour_stability"]
@@ -650,7 +652,7 @@ def test_aum_ranks_flipped_labels_first() -> None:
     flipped = rng.choice(n, size=30, replace=False)
     labels = true.copy()
     labels[flipped] = (true[flipped] + rng.integers(1, c, size=30)) % c
-    table = sample_dynamics(logits, labels)
+    table = dynamics_from_outputs(logits, labels)
     top = mislabel_ranking(table, top_k=30)
     assert set(top.tolist()) == set(flipped.tolist())
     assert (mislabel_scores(table)[flipped] > 0).all()  # AUM < 0 for every flipped label
@@ -665,3 +667,12 @@ def test_mislabel_ranking_order_rules() -> None:
         mislabel_ranking(aum, top_k=-1)
     with pytest.raises(InvalidParameterError, match="'aum'"):
         mislabel_ranking([[0.0]])
+
+
+def test_the_earlier_name_sample_dynamics_warns_and_gives_the_same_table():
+    from reprdynamics.analysis import dynamics
+
+    logits, labels = HAND_LOGITS, HAND_LABELS
+    with pytest.warns(DeprecationWarning, match="dynamics_from_outputs"):
+        old = dynamics.sample_dynamics(logits, labels)
+    _assert_tables_equal(old, dynamics_from_outputs(logits, labels))

@@ -6,7 +6,7 @@ snapshots ``t = 0..T-1`` of a run. Two ways to compute them give the same number
 * all at once, from a ``(T, N, C)`` array of outputs (tests and small runs):
   :func:`prediction_entropy`, :func:`cartography`, :func:`forgetting_events`,
   :func:`first_learned`, :func:`area_under_margin`, :func:`neighbour_stability`, and
-  :func:`sample_dynamics` for the whole table;
+  :func:`dynamics_from_outputs` for the whole table;
 * streaming, one ``(N, C)`` snapshot at a time with :class:`DynamicsAccumulator`, which keeps
   O(N) running state plus the ``(T, N)`` float32 entropy — what the run-level code uses, since
   a ``(T, N, C)`` array of a large run need not fit in memory.
@@ -32,7 +32,7 @@ One module per concept: :mod:`~reprdynamics.analysis.dynamics.entropy`,
 """
 
 from reprdynamics.analysis.dynamics._parsing import OutputKind
-from reprdynamics.analysis.dynamics.batch import sample_dynamics
+from reprdynamics.analysis.dynamics.batch import dynamics_from_outputs, sample_dynamics
 from reprdynamics.analysis.dynamics.dataset_cartography import Cartography, cartography
 from reprdynamics.analysis.dynamics.entropy import prediction_entropy, softmax
 from reprdynamics.analysis.dynamics.forgetting import Forgetting, first_learned, forgetting_events
@@ -51,6 +51,7 @@ __all__ = [
     "SampleDynamics",
     "area_under_margin",
     "cartography",
+    "dynamics_from_outputs",
     "first_learned",
     "forgetting_events",
     "mislabel_ranking",

@@ -6,6 +6,7 @@ snapshot at a time, with the same kernels.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from reprdynamics.analysis.dynamics.table import SampleDynamics
 from reprdynamics.errors import NotEnoughSnapshotsError, invalid_parameter
 
 
-def sample_dynamics(
+def dynamics_from_outputs(
     outputs: ArrayLike | None,
     labels: ArrayLike | None = None,
     *,
@@ -56,11 +57,11 @@ def sample_dynamics(
 
     Examples
     --------
-    >>> table = sample_dynamics([[[2.0, 0.0]], [[0.0, 2.0]]], [0])
+    >>> table = dynamics_from_outputs([[[2.0, 0.0]], [[0.0, 2.0]]], [0])
     >>> table.columns()[:4], table.forgetting_events.tolist()
     (['label', 'prediction', 'entropy_first', 'entropy_last'], [1])
     """
-    owner = "sample_dynamics"
+    owner = "dynamics_from_outputs"
     kind = _parse_kind(kind, owner, allow_features=True)  # type: ignore[assignment]
     stability = None
     if overlaps is not None:
@@ -125,3 +126,21 @@ def sample_dynamics(
         aum=stats.margin.mean(axis=0),
         first_learned=_first_learned_from_correct(stats.correct),
     )
+
+
+def sample_dynamics(
+    outputs: ArrayLike | None,
+    labels: ArrayLike | None = None,
+    *,
+    kind: OutputKind = "logits",
+    overlaps: ArrayLike | None = None,
+) -> SampleDynamics:
+    """Deprecated name of :func:`dynamics_from_outputs` (it shared its name with
+    :func:`reprdynamics.sample_dynamics`, which takes a run and returns a ``SampleTable``)."""
+    warnings.warn(
+        "reprdynamics.analysis.dynamics.sample_dynamics is deprecated: call it "
+        "dynamics_from_outputs (outputs as arrays), or reprdynamics.sample_dynamics for a run.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return dynamics_from_outputs(outputs, labels, kind=kind, overlaps=overlaps)

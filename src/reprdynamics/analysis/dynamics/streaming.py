@@ -29,7 +29,7 @@ class DynamicsAccumulator:
     """Per-sample dynamics computed one snapshot at a time, in bounded memory.
 
     Feed the snapshots in order with :meth:`update`; :meth:`result` returns the same
-    :class:`SampleDynamics` as :func:`sample_dynamics` on the stacked ``(T, N, C)`` array (up
+    :class:`SampleDynamics` as :func:`dynamics_from_outputs` on the stacked ``(T, N, C)`` array (up
     to floating-point rounding). State: O(N) running sums (Welford mean and squared deviations
     of ``p(gold)``, margin sum, correct count, previous correctness, forgetting count, start of
     the current correct streak, overlap sum) plus the ``(T, N)`` float32 entropy.
