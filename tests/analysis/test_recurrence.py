@@ -276,7 +276,8 @@ def test_rqa_accepts_distance_matrix_and_threshold_alias():
     got = rqa(D, epsilon=0.8)
     assert got.epsilon == 0.8 and got.band is None
     assert got.to_dict() | {"epsilon": None} == expected.to_dict()
-    assert rqa(D, threshold=0.8) == got
+    with pytest.warns(DeprecationWarning, match="calls the threshold epsilon"):
+        assert rqa(D, threshold=0.8) == got
     banded = rqa(D, band=(0.5, 0.5))
     assert banded.band == (0.5, 0.5)
     assert banded.rr == rqa(recurrence_matrix(D, band=(0.5, 0.5))).rr

@@ -7,6 +7,7 @@ the conventions (Theiler window, denominators, empty cases) are listed in
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -113,7 +114,7 @@ def rqa(
 ) -> RQAResult:
     r"""Recurrence quantification analysis of a recurrence or distance matrix.
 
-    With neither ``epsilon``, ``threshold`` nor ``band``, ``matrix`` is a recurrence matrix
+    With neither ``epsilon`` nor ``band``, ``matrix`` is a recurrence matrix
     (booleans or 0/1). With one of them, ``matrix`` is a distance matrix, thresholded by
     :func:`recurrence_matrix` first.
 
@@ -151,7 +152,8 @@ def rqa(
     band : (float, float), optional
         Band ``(a, w)``: ``R = [a <= D <= a + w]``.
     threshold : float >= 0, optional
-        Alias of ``epsilon`` (``rd.rqa(fp.matrix, threshold=0.1)``).
+        Deprecated: the earlier name of ``epsilon`` here. :func:`reprdynamics.rqa` (a
+        fingerprint or a matrix) takes ``threshold=``.
     l_min : int >= 1, default 2
         Shortest diagonal line counted by DET, L and ENTR.
     v_min : int >= 1, default 2
@@ -177,6 +179,13 @@ def rqa(
             raise invalid_parameter(
                 "threshold", owner, "None when epsilon is given (it is its alias)", threshold
             )
+        warnings.warn(
+            "rqa(threshold=) is deprecated: this function calls the threshold epsilon, as "
+            "recurrence_matrix and RQAResult.epsilon do (reprdynamics.rqa, which also takes "
+            "a fingerprint, keeps threshold=).",
+            DeprecationWarning,
+            stacklevel=3,  # past validate_params' wrapper, to the caller
+        )
         epsilon = threshold
     l_min_, v_min_, theiler_ = l_min, v_min, theiler  # ints, checked by the decorator
     epsilon_: float | None = None
