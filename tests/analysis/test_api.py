@@ -324,3 +324,9 @@ def test_label_measures_of_a_run_without_labels_name_the_problem(tmp_path):
         table["aum"]
     with pytest.raises(LabelsRequiredError, match="needs labels"):
         table.suspected_mislabeled(3)
+
+
+def test_fingerprint_epochs_is_a_deprecated_name_of_labels(run_path):
+    fp = api.fingerprint(run_path[0], "disagreement")
+    with pytest.warns(DeprecationWarning, match="Fingerprint.labels"):
+        assert fp.epochs == fp.labels

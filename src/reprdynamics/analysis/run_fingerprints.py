@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,13 @@ class Fingerprint:
 
     @property
     def epochs(self) -> list[str]:
-        """The same list as :attr:`labels` (its name in earlier releases)."""
+        """Deprecated: the earlier name of :attr:`labels` (the rows are labelled by epoch
+        or snapshot, not always epochs)."""
+        warnings.warn(
+            "Fingerprint.epochs is deprecated: the same list is Fingerprint.labels.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.labels
 
     def to_pandas(self, *, index: str = "label") -> Any:
