@@ -6,6 +6,7 @@ snapshot at a time, with the same kernels.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -128,19 +129,17 @@ def dynamics_from_outputs(
     )
 
 
-def sample_dynamics(
-    outputs: ArrayLike | None,
-    labels: ArrayLike | None = None,
-    *,
-    kind: OutputKind = "logits",
-    overlaps: ArrayLike | None = None,
-) -> SampleDynamics:
-    """Deprecated name of :func:`dynamics_from_outputs` (it shared its name with
-    :func:`reprdynamics.sample_dynamics`, which takes a run and returns a ``SampleTable``)."""
+@functools.wraps(dynamics_from_outputs)  # the same signature, for help() and inspect
+def sample_dynamics(*args: Any, **kwargs: Any) -> SampleDynamics:
     warnings.warn(
         "reprdynamics.analysis.dynamics.sample_dynamics is deprecated: call it "
         "dynamics_from_outputs (outputs as arrays), or reprdynamics.sample_dynamics for a run.",
         DeprecationWarning,
         stacklevel=2,
     )
-    return dynamics_from_outputs(outputs, labels, kind=kind, overlaps=overlaps)
+    return dynamics_from_outputs(*args, **kwargs)
+
+
+sample_dynamics.__name__ = sample_dynamics.__qualname__ = "sample_dynamics"
+sample_dynamics.__doc__ = """Deprecated name of :func:`dynamics_from_outputs` (it shared its name
+with :func:`reprdynamics.sample_dynamics`, which takes a run and returns a ``SampleTable``)."""
