@@ -153,6 +153,19 @@ def test_compare_samples_refusals(
     assert response.json()["parameter"] == parameter
 
 
+def test_compare_samples_names_the_side_whose_run_has_no_complete_snapshot(
+    tmp_path: Path,
+) -> None:
+    _make(tmp_path / "a", 1)
+    rd.create_run(tmp_path / "empty", n_samples=N)
+    client = TestClient(create_app(tmp_path, job_grace=10.0))
+    for query, side in (("a=a&b=empty", "b"), ("a=empty&b=a", "a")):
+        response = done(client, f"/api/compare/samples?{query}&k=0")
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["parameter"] == side and "'empty' has 0" in body["error"]
+
+
 def test_rows_cut_the_whole_table_without_changing_a_number(client: TestClient) -> None:
     whole = list(csv.reader(io.StringIO(done(client, "/api/runs/a/samples.csv?k=3&layer=h").text)))
     cut = done(client, "/api/runs/a/samples.csv?k=3&layer=h&rows=2,9-11")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reprdynamics.analysis.run_inputs import complete_snapshots
+from reprdynamics.errors import NotEnoughSnapshotsError
 from reprdynamics.server.arrays import (
     ApiError,
     Params,
@@ -15,8 +16,12 @@ from reprdynamics.storage.run import Run
 
 
 def check_complete(run: Run, minimum: int, what: str) -> np.ndarray:
-    """The analyses' own check (a 422 when it fails), naming the run as the dashboard does."""
-    return complete_snapshots(run, what, minimum, called=run.name)
+    """The analyses' own check, naming the run as the dashboard does; a failure is the API's
+    422 (an :class:`ApiError`, which the two-run endpoints relabel with the run's side)."""
+    try:
+        return complete_snapshots(run, what, minimum, called=run.name)
+    except NotEnoughSnapshotsError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 def layer_param(run: Run, params: Params, name: str = "layer") -> str:
