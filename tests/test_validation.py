@@ -113,3 +113,14 @@ def test_or_none_accepts_none_and_what_its_constraint_accepts():
     assert type(check(np.int16(7), rows, "max_fit_rows", "fit_projection")) is int
     with pytest.raises(InvalidParameterError, match=r"an int >= 1 or None\. Got 0 instead"):
         check(0, rows, "max_fit_rows", "fit_projection")
+
+
+def test_validate_params_names_the_function_in_a_call_python_refuses():
+    @validate_params(k=Integer(low=1))
+    def search(x, k=10):
+        return k
+
+    with pytest.raises(TypeError, match=r"search\(\) got an unexpected keyword argument 'bogus'"):
+        search(None, bogus=1)
+    with pytest.raises(TypeError, match=r"search\(\) too many positional arguments"):
+        search(None, 2, 3)

@@ -193,7 +193,10 @@ def validate_params(**constraints: Constraint) -> Callable[[F], F]:
 
         @functools.wraps(func)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(*args, **kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:  # as Python says it, with the function's name
+                raise TypeError(f"{owner}() {exc}") from None
             bound.apply_defaults()
             for name, constraint in constraints.items():
                 bound.arguments[name] = check(bound.arguments[name], constraint, name, owner)
